@@ -1,0 +1,28 @@
+"""Length-sorted batching under a token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def plan_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[list[int]]:
+    """Group indices into batches of similar length.
+
+    Indices are sorted by length (longest first, so memory peaks early and predictably); a batch
+    grows while it has fewer than `batch_size` items and ``items x longest <= max_batch_tokens``
+    (padded tokens). A single item longer than the budget forms its own batch.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        candidate_longest = max(longest, lengths[i])
+        if current and (len(current) >= batch_size or (len(current) + 1) * candidate_longest > max_batch_tokens):
+            batches.append(current)
+            current, candidate_longest = [], lengths[i]
+        current.append(i)
+        longest = candidate_longest
+    if current:
+        batches.append(current)
+    return batches

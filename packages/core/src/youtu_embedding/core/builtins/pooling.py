@@ -1,0 +1,9 @@
+"""Built-in pooling strategies: mean, cls, lasttoken, weightedmean, max."""
+
+from youtu_embedding.core.hookspecs import hookimpl
+from youtu_embedding.core.pooling import BUILTIN_POOLING, PoolingStrategy
+
+
+@hookimpl
+def register_pooling_strategies() -> list[PoolingStrategy]:
+    return list(BUILTIN_POOLING)

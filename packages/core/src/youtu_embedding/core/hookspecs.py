@@ -1,0 +1,77 @@
+"""Hook specifications of the youtu-embedding plugin system (pluggy).
+
+A plugin is a module or object with functions decorated by :data:`hookimpl`, published through
+the ``youtu_embedding`` entry-point group of its distribution::
+
+    [project.entry-points.youtu_embedding]
+    my_plugin = "my_package.plugin"
+
+The core registers its own built-ins through the same group, so a third-party plugin is a peer of
+the built-ins: it can add pooling strategies, instruction templates, device backends, model
+aliases and CLI subcommands. Registry hooks return a list; names must be unique, and a plugin that
+reuses a built-in name replaces it (with a warning).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from youtu_embedding.core.devices import DeviceBackend
+    from youtu_embedding.core.pooling import PoolingStrategy
+    from youtu_embedding.core.templates import InstructionTemplate
+
+PROJECT_NAME = "youtu_embedding"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_pooling_strategies() -> list[PoolingStrategy]:
+    """Return pooling strategies to make available by name.
+
+    Each :class:`~youtu_embedding.core.pooling.PoolingStrategy` wraps a function
+    ``fn(token_embeddings, pooling_mask) -> embeddings`` where ``token_embeddings`` is
+    ``(batch, seq, dim)`` and ``pooling_mask`` is ``(batch, seq)`` with 1 for the tokens to pool
+    (padding and excluded instruction tokens are 0). It must return ``(batch, dim)``.
+    """
+
+
+@hookspec
+def register_instruction_templates() -> list[InstructionTemplate]:
+    """Return instruction templates (how an instruction becomes a text prefix, plus task tables).
+
+    A template renders ``instruction -> prefix`` for queries and documents, and may carry a table
+    of task name -> instruction (for example the Youtu C-MTEB instructions).
+    """
+
+
+@hookspec
+def register_device_backends() -> list[DeviceBackend]:
+    """Return device backends (cpu, cuda, mps, ...).
+
+    A :class:`~youtu_embedding.core.devices.DeviceBackend` reports whether it is available, its
+    torch device string, its default dtype, and applies thread settings.
+    """
+
+
+@hookspec
+def register_model_aliases() -> dict[str, str]:
+    """Return a mapping of alias -> model id or local path.
+
+    Aliases are resolved before the Hub or the file system is consulted, e.g.
+    ``"Youtu-RAG/Youtu-Embedding-V1" -> "tencent/Youtu-Embedding"``.
+    """
+
+
+@hookspec
+def register_commands(app: typer.Typer) -> None:
+    """Add subcommands to the ``youtu-embed`` command-line application.
+
+    Use ``@app.command()`` on functions, or ``app.add_typer(sub_app, name=...)``.
+    """

@@ -1,0 +1,223 @@
+"""Plugin manager: loads entry points of the ``youtu_embedding`` group, records failures.
+
+Built-in plugins are published by the ``youtu-embedding-core`` distribution through the same
+entry-point group as third-party plugins. When the core runs from a source tree without installed
+metadata, the built-ins are registered by module name instead (as datasette does).
+
+A plugin that fails to import or to register is recorded in :func:`failed_plugins` with the
+distribution, the entry point and the hook at fault; the rest of the system keeps working.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import logging
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from youtu_embedding.core import hookspecs
+from youtu_embedding.core.errors import PluginError
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
+CORE_DISTRIBUTION = "youtu-embedding-core"
+DEFAULT_PLUGINS = {
+    "pooling": "youtu_embedding.core.builtins.pooling",
+    "templates": "youtu_embedding.core.builtins.templates",
+    "devices": "youtu_embedding.core.builtins.devices",
+    "aliases": "youtu_embedding.core.builtins.aliases",
+    "commands": "youtu_embedding.core.builtins.commands",
+}
+
+
+@dataclass
+class PluginFailure:
+    """A plugin that could not be loaded or whose hook failed."""
+
+    name: str
+    distribution: str
+    version: str
+    stage: str  # "import", "register" or "hook"
+    hook: str | None
+    error: str
+
+    def message(self) -> str:
+        where = f" in hook '{self.hook}'" if self.hook else ""
+        return (
+            f"plugin '{self.name}' from distribution '{self.distribution} {self.version}' "
+            f"failed to {self.stage}{where}: {self.error}"
+        )
+
+
+@dataclass
+class PluginInfo:
+    """A registered plugin and the hooks it implements."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    builtin: bool = False
+
+
+class PluginRegistry:
+    """A pluggy manager plus bookkeeping of where each plugin came from and what failed."""
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self.dists: dict[str, tuple[str, str]] = {}
+        self._cache: dict[str, Any] = {}
+        if load_entry_points:
+            self._load_entry_points()
+
+    def _load_entry_points(self) -> None:
+        seen_builtin = False
+        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+            dist_name = ep.dist.name if ep.dist is not None else "unknown"
+            version = ep.dist.version if ep.dist is not None else "?"
+            if dist_name == CORE_DISTRIBUTION:
+                seen_builtin = True
+            self._register_entry_point(ep.name, dist_name, version, ep.load)
+        if not seen_builtin:  # source checkout without installed metadata
+            for name, module in DEFAULT_PLUGINS.items():
+                self._register_entry_point(name, CORE_DISTRIBUTION, "source", lambda m=module: importlib.import_module(m))
+
+    def _register_entry_point(self, name: str, dist: str, version: str, load: Callable[[], object]) -> None:
+        if self.pm.get_plugin(name) is not None or self.pm.is_blocked(name):
+            name = f"{dist}:{name}"
+        try:
+            plugin = load()
+        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+            self._fail(name, dist, version, "import", None, exc)
+            return
+        self.register(plugin, name=name, distribution=dist, version=version)
+
+    def register(self, plugin: object, *, name: str, distribution: str = "local", version: str = "") -> bool:
+        """Register a plugin object; on validation failure record it and return False."""
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            hook = _hook_of_validation_error(exc)
+            self._fail(name, distribution, version, "register", hook, exc)
+            return False
+        except Exception as exc:  # noqa: BLE001
+            self._fail(name, distribution, version, "register", None, exc)
+            return False
+        self.dists[name] = (distribution, version)
+        self._cache.clear()
+        return True
+
+    def _fail(self, name: str, dist: str, version: str, stage: str, hook: str | None, exc: BaseException) -> None:
+        failure = PluginFailure(name, dist, version, stage, hook, f"{type(exc).__name__}: {exc}")
+        self.failures.append(failure)
+        warnings.warn(failure.message(), RuntimeWarning, stacklevel=3)
+
+    # -- querying -------------------------------------------------------------------------
+    def plugins(self) -> list[PluginInfo]:
+        """Registered plugins with the hooks each implements."""
+        out = []
+        for name, plugin in self.pm.list_name_plugin():
+            dist, version = self.dists.get(name, ("local", ""))
+            callers = self.pm.get_hookcallers(plugin) or []
+            out.append(
+                PluginInfo(name, dist, version, sorted(c.name for c in callers), builtin=dist == CORE_DISTRIBUTION)
+            )
+        return sorted(out, key=lambda p: (not p.builtin, p.name))
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of a hook separately, oldest registration first.
+
+        Returns ``(plugin name, result)`` pairs; an implementation that raises is recorded as a
+        failure and skipped, so one broken plugin cannot take the others down.
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        results = []
+        for impl in caller.get_hookimpls():
+            try:
+                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception as exc:  # noqa: BLE001
+                dist, version = self.dists.get(impl.plugin_name, ("local", ""))
+                if not any(f.name == impl.plugin_name and f.hook == hook_name for f in self.failures):
+                    self._fail(impl.plugin_name, dist, version, "hook", hook_name, exc)
+                continue
+            if result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
+    def collect(self, hook_name: str) -> dict[str, tuple[str, Any]]:
+        """Merge a registry hook's results into ``name -> (provider, item)``; cached."""
+        if hook_name in self._cache:
+            return self._cache[hook_name]
+        merged: dict[str, tuple[str, Any]] = {}
+        for provider, result in self.call_each(hook_name):
+            items = result.items() if isinstance(result, dict) else ((item.name, item) for item in result)
+            for key, item in items:
+                if key in merged and merged[key][0] != provider:
+                    logger.warning("%s '%s' from plugin '%s' replaces the one from '%s'", hook_name, key, provider, merged[key][0])
+                merged[key] = (provider, item)
+        self._cache[hook_name] = merged
+        return merged
+
+
+def _hook_of_validation_error(exc: pluggy.PluginValidationError) -> str | None:
+    text = str(exc)
+    for spec in ("register_pooling_strategies", "register_instruction_templates", "register_device_backends",
+                 "register_model_aliases", "register_commands"):
+        if spec in text:
+            return spec
+    marker = "unknown hook '"
+    if marker in text:
+        return text.split(marker, 1)[1].split("'", 1)[0]
+    return None
+
+
+_registry: PluginRegistry | None = None
+_lock = threading.Lock()
+
+
+def get_registry() -> PluginRegistry:
+    """The process-wide plugin registry (created on first use)."""
+    global _registry
+    with _lock:
+        if _registry is None:
+            _registry = PluginRegistry()
+        return _registry
+
+
+def reset_registry(registry: PluginRegistry | None = None) -> PluginRegistry:
+    """Replace the process-wide registry (tests, or after installing plugins at run time)."""
+    global _registry
+    with _lock:
+        _registry = registry if registry is not None else PluginRegistry()
+        return _registry
+
+
+def lookup(hook_name: str, kind: str, name: str) -> Any:
+    """Find the item `name` of a registry hook or raise a clear error listing what exists."""
+    from youtu_embedding.core.errors import InvalidArgumentError
+
+    items = get_registry().collect(hook_name)
+    if name not in items:
+        raise InvalidArgumentError(kind, f"unknown {kind} '{name}'", sorted(items))
+    return items[name][1]
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginError",
+    "PluginFailure",
+    "PluginInfo",
+    "PluginRegistry",
+    "get_registry",
+    "lookup",
+    "reset_registry",
+]
