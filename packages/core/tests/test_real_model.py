@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from conftest import read_jsonl
 from youtu_embedding.core import Encoder
+from youtu_embedding.core.testing import read_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,12 @@ import torch
 
 BOS, EOS = "<|begin_of_text|>", "<|end_of_text|>"
 
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Rows of a JSON-lines file (blank lines ignored)."""
+    with Path(path).open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
 _SEED_TEXTS = [
     "What's the weather like? The weather is lovely today. It's so sunny outside! He drove to the stadium.",
     "Instruction: Given a search query, retrieve passages that answer the question \nQuery: ",

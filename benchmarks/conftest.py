@@ -1,0 +1,26 @@
+"""Benchmark workloads from real text in ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from youtu_embedding.core.testing import read_jsonl
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+DATA_DIR = Path(os.environ.get("YOUTU_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def mixed_texts() -> list[str]:
+    """Short STS-B sentences, XQuAD paragraphs and questions: 512 texts of mixed lengths."""
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"shared data not found at {DATA_DIR}")
+    sts = read_jsonl(DATA_DIR / "eval" / "sts" / "stsb-en" / "test.jsonl")
+    corpus = read_jsonl(DATA_DIR / "eval" / "retrieval" / "xquad-en" / "corpus.jsonl")
+    queries = read_jsonl(DATA_DIR / "eval" / "retrieval" / "xquad-en" / "queries.jsonl")
+    texts = [r["sentence1"] for r in sts[:256]] + [r["text"] for r in corpus[:128]] + [r["text"] for r in queries[:128]]
+    # interleave so that unsorted batching sees mixed lengths, as real traffic does
+    return [texts[i] for i in sorted(range(len(texts)), key=lambda i: (i * 7919) % len(texts))]

@@ -1,0 +1,276 @@
+"""The embedding commands of ``youtu-embed``: ``encode``, ``similarity`` and ``search``.
+
+Registered by the built-in plugin :mod:`youtu_embedding.core.builtins.commands`. Torch and
+transformers are imported only when a command loads a model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from youtu_embedding.core.cli.io import (
+    Record,
+    check_output_path,
+    read_corpus,
+    read_records,
+    snippet,
+    write_embeddings,
+)
+from youtu_embedding.core.cli.options import (
+    AllowPickleOption,
+    AttentionOption,
+    BatchSizeOption,
+    DeviceOption,
+    DType,
+    DTypeOption,
+    InstructionOption,
+    JsonOption,
+    MaxLengthOption,
+    ModelOption,
+    PoolingOption,
+    PromptNameOption,
+    TaskOption,
+    TemplateOption,
+    TrustRemoteCodeOption,
+    load_encoder,
+    prompt_kwargs,
+    stderr_line,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from youtu_embedding.core.encoder import Encoder
+
+
+def _encode_records(encoder: Encoder, records: list[Record], method: str = "encode", **kwargs: Any) -> np.ndarray:
+    """Embed the texts of `records`; an over-long text is reported with its file and line."""
+    from youtu_embedding.core.errors import InputTooLongError
+
+    try:
+        return getattr(encoder, method)([r.text for r in records], **kwargs)
+    except InputTooLongError as exc:
+        match = re.fullmatch(r"texts\[(\d+)\]", exc.argument)
+        if match is None:
+            raise
+        record = records[int(match.group(1))]
+        detail = str(exc).removeprefix(f"{exc.argument}: ").split(" (pass truncate=True", 1)[0]
+        where = f"line {record.line} of '{record.source}'" if record.line else f"'{record.source}'"
+        raise InputTooLongError(
+            "input", f"{where} {detail}; drop --no-truncate to cut it or raise --max-length"
+        ) from None
+
+
+def encode(
+    model: ModelOption,
+    input: Annotated[Path, typer.Option("--input", "-i", help="Texts: .txt (one per line), .jsonl or .csv.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Embeddings: .npy (rows in input order) or .jsonl.")],
+    prompt_name: PromptNameOption = None,
+    instruction: InstructionOption = None,
+    task: TaskOption = None,
+    template: TemplateOption = None,
+    attention: AttentionOption = None,
+    dtype: DTypeOption = DType.auto,
+    device: DeviceOption = "auto",
+    batch_size: BatchSizeOption = None,
+    max_length: MaxLengthOption = None,
+    precision: Annotated[
+        str, typer.Option("--precision", help="float32, float16, int8, uint8, binary or ubinary.")
+    ] = "float32",
+    truncate_dim: Annotated[int | None, typer.Option("--truncate-dim", help="Keep the first N dimensions.")] = None,
+    pooling: PoolingOption = None,
+    no_normalize: Annotated[bool, typer.Option("--no-normalize", help="Do not L2-normalise the embeddings.")] = False,
+    no_truncate: Annotated[
+        bool, typer.Option("--no-truncate", help="Fail on texts longer than max_length instead of cutting them.")
+    ] = False,
+    text_field: Annotated[str, typer.Option("--text-field", help="JSON field / CSV column of the text.")] = "text",
+    skip_empty: Annotated[bool, typer.Option("--skip-empty", help="Skip blank lines (and report how many).")] = False,
+    trust_remote_code: TrustRemoteCodeOption = False,
+    allow_pickle: AllowPickleOption = False,
+) -> None:
+    """Embed the texts of a file and write the embeddings (rows in input order)."""
+    start = time.perf_counter()
+    check_output_path(output)
+    read = read_records(input, text_field=text_field, empty="skip" if skip_empty else "error")
+    if read.skipped:
+        stderr_line(f"skipped {read.skipped} empty line(s) of {input}")
+    prompts = prompt_kwargs(prompt_name, instruction, task, template)
+    encoder = load_encoder(
+        model, device=device, dtype=dtype, attention=attention, pooling=pooling, max_length=max_length,
+        batch_size=batch_size, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+    )
+    embeddings = _encode_records(
+        encoder, read.records, truncate=not no_truncate, normalize=False if no_normalize else None,
+        truncate_dim=truncate_dim, precision=precision, show_progress=True, **prompts,
+    )
+    write_embeddings(output, embeddings, read.records)
+    shape = "x".join(str(n) for n in embeddings.shape)
+    stderr_line(
+        f"encoded {len(read.records)} texts from {input} -> {output} "
+        f"(shape {shape}, {embeddings.dtype}) in {time.perf_counter() - start:.2f}s"
+    )
+
+
+def _texts_of(values: list[str] | None, file: Path | None, argument: str) -> list[Record]:
+    records = [Record(text, source=f"--{argument}") for text in values or []]
+    if file is not None:
+        records += read_records(file, argument=f"{argument}s").records
+    return records
+
+
+def similarity(
+    model: ModelOption,
+    texts: Annotated[list[str] | None, typer.Argument(help="Two texts to compare (symmetric).", show_default=False)] = None,
+    query: Annotated[list[str] | None, typer.Option("--query", "-q", help="A query (repeatable).")] = None,
+    document: Annotated[list[str] | None, typer.Option("--document", "-d", help="A document (repeatable).")] = None,
+    queries: Annotated[Path | None, typer.Option("--queries", help="A file of queries (.txt/.jsonl/.csv).")] = None,
+    documents: Annotated[Path | None, typer.Option("--documents", help="A file of documents.")] = None,
+    prompt_name: PromptNameOption = None,
+    instruction: InstructionOption = None,
+    task: TaskOption = None,
+    template: TemplateOption = None,
+    fn: Annotated[
+        str | None, typer.Option("--fn", help="cosine, dot, euclidean or manhattan (default: the model's).")
+    ] = None,
+    as_json: JsonOption = False,
+    attention: AttentionOption = None,
+    dtype: DTypeOption = DType.auto,
+    device: DeviceOption = "auto",
+    pooling: PoolingOption = None,
+    max_length: MaxLengthOption = None,
+    trust_remote_code: TrustRemoteCodeOption = False,
+    allow_pickle: AllowPickleOption = False,
+) -> None:
+    """Score queries against documents (--query/--document, or files), or two texts against each other.
+
+    Queries get the model's query prompt (or --instruction/--task/--prompt-name), documents its
+    document prompt. Two positional texts are embedded alike, with the prompt options if given.
+    """
+    from youtu_embedding.core.errors import InvalidArgumentError
+
+    paired = any(v for v in (query, document)) or queries is not None or documents is not None
+    if paired and texts:
+        raise InvalidArgumentError("texts", "give either two texts or --query/--document (or files), not both")
+    if not paired and len(texts or []) != 2:
+        raise InvalidArgumentError("texts", f"give two texts, or --query and --document; got {len(texts or [])} text(s)")
+    left = _texts_of(query, queries, "query") if paired else [Record(texts[0], source="TEXT_A")]  # type: ignore[index]
+    right = _texts_of(document, documents, "document") if paired else [Record(texts[1], source="TEXT_B")]  # type: ignore[index]
+    if not left or not right:
+        raise InvalidArgumentError("query/document", "give at least one query and one document")
+    prompts = prompt_kwargs(prompt_name, instruction, task, template)
+    encoder = load_encoder(
+        model, device=device, dtype=dtype, attention=attention, pooling=pooling, max_length=max_length,
+        trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+    )
+    if paired:
+        a = _encode_records(encoder, left, "encode_queries", **prompts)
+        b = _encode_records(encoder, right, "encode_documents")
+    else:
+        a = _encode_records(encoder, left, **prompts)
+        b = _encode_records(encoder, right, **prompts)
+    scores = encoder.similarity(a, b, fn=fn)
+    fn_name = fn or encoder.similarity_fn_name
+    if as_json:
+        payload = {
+            "model": encoder.info()["model_id"], "similarity_fn": fn_name,
+            "queries": [r.text for r in left], "documents": [r.text for r in right],
+            "scores": [[float(s) for s in row] for row in scores],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{fn_name} similarity")
+    table.add_column("query" if paired else "text A", overflow="fold")
+    table.add_column("document" if paired else "text B", overflow="fold")
+    table.add_column("score", justify="right")
+    for i, q in enumerate(left):
+        for j, d in enumerate(right):
+            table.add_row(snippet(q.text, 60), snippet(d.text, 60), f"{float(scores[i][j]):.4f}")
+    Console().print(table)
+
+
+def _top_k(scores: np.ndarray, k: int) -> list[list[int]]:
+    import numpy as np
+
+    return [list(np.argsort(-row, kind="stable")[:k]) for row in scores]
+
+
+def search(
+    queries: Annotated[list[str], typer.Argument(help="One or more queries.", show_default=False)],
+    model: ModelOption,
+    corpus: Annotated[
+        Path, typer.Option("--corpus", "-c", help="A .txt/.jsonl/.csv file or a folder of .txt/.md/.jsonl files.")
+    ],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Documents to show per query.")] = 10,
+    as_json: JsonOption = False,
+    prompt_name: PromptNameOption = None,
+    instruction: InstructionOption = None,
+    task: TaskOption = None,
+    template: TemplateOption = None,
+    attention: AttentionOption = None,
+    dtype: DTypeOption = DType.auto,
+    device: DeviceOption = "auto",
+    batch_size: BatchSizeOption = None,
+    max_length: MaxLengthOption = None,
+    pooling: PoolingOption = None,
+    trust_remote_code: TrustRemoteCodeOption = False,
+    allow_pickle: AllowPickleOption = False,
+) -> None:
+    """Rank the documents of a corpus for each query (documents: title + text, as mteb embeds BEIR corpora)."""
+    from youtu_embedding.core.errors import InvalidArgumentError
+
+    if top_k <= 0:
+        raise InvalidArgumentError("top-k", f"must be a positive integer, got {top_k}")
+    read = read_corpus(corpus)
+    if read.skipped:
+        stderr_line(f"skipped {read.skipped} empty document(s) of {corpus}")
+    if not read.records:
+        raise InvalidArgumentError("corpus", f"'{corpus}' has no documents")
+    prompts = prompt_kwargs(prompt_name, instruction, task, template)
+    encoder = load_encoder(
+        model, device=device, dtype=dtype, attention=attention, pooling=pooling, max_length=max_length,
+        batch_size=batch_size, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+    )
+    start = time.perf_counter()
+    docs = [Record(r.document_text(), r.id, r.title, r.line, r.source) for r in read.records]
+    doc_emb = _encode_records(encoder, docs, "encode_documents", show_progress=True)
+    query_emb = _encode_records(encoder, [Record(q, source="QUERY") for q in queries], "encode_queries", **prompts)
+    scores = encoder.similarity(query_emb, doc_emb)
+    stderr_line(f"searched {len(docs)} documents for {len(queries)} queries in {time.perf_counter() - start:.2f}s")
+    results = []
+    for query, row, order in zip(queries, scores, _top_k(scores, top_k)):
+        hits = [
+            {"rank": rank, "score": float(row[i]), "id": read.records[i].id, "title": read.records[i].title,
+             "snippet": snippet(read.records[i].text, 120)}
+            for rank, i in enumerate(order, start=1)
+        ]
+        results.append({"query": query, "hits": hits})
+    if as_json:
+        payload = {"model": encoder.info()["model_id"], "corpus": str(corpus), "documents": len(docs), "results": results}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    _print_hits(results)
+
+
+def _print_hits(results: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for result in results:
+        table = Table(title=f"query: {result['query']}", title_justify="left")
+        table.add_column("rank", justify="right")
+        table.add_column("score", justify="right")
+        table.add_column("id", overflow="fold")
+        table.add_column("snippet", overflow="fold")
+        for hit in result["hits"]:
+            table.add_row(str(hit["rank"]), f"{hit['score']:.4f}", str(hit["id"]), hit["snippet"])
+        console.print(table)

@@ -1,0 +1,116 @@
+"""The inspection commands of ``youtu-embed``: ``info`` (a model) and ``plugins`` (the plugin system)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from youtu_embedding.core.cli.options import (
+    AllowPickleOption,
+    AttentionOption,
+    DeviceOption,
+    DType,
+    DTypeOption,
+    JsonOption,
+    MaxLengthOption,
+    ModelOption,
+    PoolingOption,
+    TrustRemoteCodeOption,
+    load_encoder,
+)
+
+
+def info(
+    model: ModelOption,
+    as_json: JsonOption = False,
+    attention: AttentionOption = None,
+    dtype: DTypeOption = DType.auto,
+    device: DeviceOption = "auto",
+    pooling: PoolingOption = None,
+    max_length: MaxLengthOption = None,
+    trust_remote_code: TrustRemoteCodeOption = False,
+    allow_pickle: AllowPickleOption = False,
+) -> None:
+    """Load a model and show how it runs: architecture, dimension, max length, backend, dtype, pooling, prompts."""
+    encoder = load_encoder(
+        model, device=device, dtype=dtype, attention=attention, pooling=pooling, max_length=max_length,
+        trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+    )
+    details = encoder.info()
+    if as_json:
+        typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"model {details['model_id']}", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in details.items():
+        if key == "prompts":
+            value = "\n".join(f"{name}: {prompt!r}" for name, prompt in value.items()) or "(none)"
+        table.add_row(key, str(value))
+    Console().print(table)
+
+
+def plugins(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the plugins, what each provides (pooling, templates, devices, aliases, commands) and the failed ones.
+
+    Exits with code 0 even when a plugin failed: the failure is part of the report.
+    """
+    from youtu_embedding.core.cli.plugin_report import plugin_report
+    from youtu_embedding.core.plugins import get_registry
+
+    report = plugin_report(get_registry(), ctx.find_root().command)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    _print_report(report)
+
+
+def _details(kind: str, item: dict[str, Any]) -> str:
+    if kind == "devices":
+        state = "available" if item["available"] else "not available"
+        return f"{state}, priority {item['priority']}" + (f" ({item['error']})" if item.get("error") else "")
+    if kind == "aliases":
+        return f"-> {item['target']}"
+    if kind == "templates":
+        return f"query: {item['query_format']!r}, document: {item['document_format']!r}"
+    return str(item.get("description", item.get("help", "")))
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="plugins")
+    for column in ("name", "distribution", "version", "builtin", "hooks"):
+        table.add_column(column, overflow="fold")
+    for plugin in report["plugins"]:
+        table.add_row(
+            plugin["name"], plugin["distribution"], plugin["version"], "yes" if plugin["builtin"] else "no",
+            ", ".join(h.removeprefix("register_") for h in plugin["hooks"]),
+        )
+    console.print(table)
+    provided = Table(title="provided")
+    for column in ("kind", "name", "plugin", "details"):
+        provided.add_column(column, overflow="fold")
+    for kind in ("pooling", "templates", "devices", "aliases", "commands"):
+        for name, item in report[kind].items():
+            provided.add_row(kind, name, item["plugin"] or "?", _details(kind, item))
+    console.print(provided)
+    if not report["failures"]:
+        console.print("no failed plugins")
+        return
+    failed = Table(title="failed plugins", title_style="bold red")
+    for column in ("name", "distribution", "stage", "hook", "error"):
+        failed.add_column(column, overflow="fold")
+    for failure in report["failures"]:
+        failed.add_row(
+            failure["name"], f"{failure['distribution']} {failure['version']}", failure["stage"],
+            failure["hook"] or "", failure["error"],
+        )
+    console.print(failed)

@@ -1,0 +1,115 @@
+"""Options shared by the ``youtu-embed`` commands, and loading an encoder from them.
+
+Plugin commands can reuse these ``Annotated`` types so that every command spells its options the
+same way::
+
+    from youtu_embedding.core.cli.options import DeviceOption, ModelOption, load_encoder
+
+    @app.command("my-command")
+    def my_command(model: ModelOption, device: DeviceOption = "auto") -> None:
+        encoder = load_encoder(model, device=device)
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from youtu_embedding.core.encoder import Encoder
+
+
+class Attention(str, Enum):
+    """Attention direction of `utu` models."""
+
+    causal = "causal"
+    bidirectional = "bidirectional"
+
+
+class DType(str, Enum):
+    """Compute dtype; ``auto`` is the device backend's default."""
+
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+ModelOption = Annotated[
+    str,
+    typer.Option("--model", "-m", help="Model directory, Hugging Face id or alias (e.g. all-MiniLM-L6-v2).", show_default=False),
+]
+DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps... (auto: best available).")]
+DTypeOption = Annotated[DType, typer.Option("--dtype", help="Compute dtype (auto: the device's default).")]
+AttentionOption = Annotated[
+    Attention | None, typer.Option("--attention", help="Attention direction of `utu` models (default: the checkpoint's).")
+]
+PoolingOption = Annotated[
+    str | None, typer.Option("--pooling", help="Pooling strategy (mean, cls, lasttoken, weightedmean, max, or a plugin's).")
+]
+BatchSizeOption = Annotated[int | None, typer.Option("--batch-size", help="Texts per batch (default 32).")]
+MaxLengthOption = Annotated[int | None, typer.Option("--max-length", help="Maximum tokens per text, prefix included.")]
+TrustRemoteCodeOption = Annotated[
+    bool, typer.Option("--trust-remote-code", help="Allow the checkpoint's own Python code (only for models you trust).")
+]
+AllowPickleOption = Annotated[
+    bool, typer.Option("--allow-pickle", help="Allow non-safetensors weights (loaded with torch's weights_only loader).")
+]
+PromptNameOption = Annotated[str | None, typer.Option("--prompt-name", help="A prompt of the model (query, document...).")]
+InstructionOption = Annotated[
+    str | None, typer.Option("--instruction", help="Task instruction, rendered into a prefix by --template.")
+]
+TaskOption = Annotated[str | None, typer.Option("--task", help="Task name of the template's instruction table (e.g. T2Retrieval).")]
+TemplateOption = Annotated[
+    str | None, typer.Option("--template", help="Instruction template (youtu, bge, e5, qwen3, none, or a plugin's).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def load_encoder(
+    model: str,
+    *,
+    device: str = "auto",
+    dtype: DType | str = DType.auto,
+    attention: Attention | str | None = None,
+    pooling: str | None = None,
+    normalize: bool | None = None,
+    max_length: int | None = None,
+    batch_size: int | None = None,
+    template: str | None = None,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+) -> Encoder:
+    """Load an :class:`~youtu_embedding.core.Encoder` from command-line option values (imports torch lazily)."""
+    from youtu_embedding.core.encoder import DEFAULT_BATCH_SIZE, Encoder
+
+    return Encoder(
+        model,
+        device=device,
+        dtype=dtype.value if isinstance(dtype, DType) else dtype,
+        attention=attention.value if isinstance(attention, Attention) else attention,
+        pooling=pooling,
+        normalize=normalize,
+        max_length=max_length,
+        batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
+        template=template or "youtu",
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
+    )
+
+
+def prompt_kwargs(
+    prompt_name: str | None = None, instruction: str | None = None, task: str | None = None, template: str | None = None
+) -> dict[str, str]:
+    """The prompt options of an encode call; warns when --template is given without an instruction or task."""
+    if template is not None and instruction is None and task is None:
+        typer.echo("note: --template only applies to --instruction or --task", err=True)
+    given = {"prompt_name": prompt_name, "instruction": instruction, "task": task, "template": template}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def stderr_line(message: str) -> None:
+    """Print one status line to stderr (kept off stdout so that --json output stays parseable)."""
+    typer.echo(message, err=True)
