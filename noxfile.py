@@ -62,7 +62,13 @@ def bench(session: nox.Session) -> None:
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     session.run(
-        "pytest", "benchmarks", "-p", "no:cacheprovider", "--benchmark-only", f"--benchmark-json={out / 'bench.json'}",
-        *(session.posargs or []), env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+        "pytest",
+        "benchmarks",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-only",
+        f"--benchmark-json={out / 'bench.json'}",
+        *(session.posargs or []),
+        env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
     )
     session.run("python", str(ROOT / "benchmarks" / "summarize.py"), str(out / "bench.json"), str(out / "summary.md"))

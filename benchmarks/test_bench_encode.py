@@ -40,8 +40,14 @@ def small_utu(tmp_path_factory: pytest.TempPathFactory, mixed_texts: list[str]) 
     from youtu_embedding.core.testing import make_tiny_utu
 
     return make_tiny_utu(
-        tmp_path_factory.mktemp("utu-bench"), num_layers=4, hidden_size=512, num_heads=8, head_dim=64,
-        intermediate_size=1536, texts=mixed_texts, vocab_size=2000,
+        tmp_path_factory.mktemp("utu-bench"),
+        num_layers=4,
+        hidden_size=512,
+        num_heads=8,
+        head_dim=64,
+        intermediate_size=1536,
+        texts=mixed_texts,
+        vocab_size=2000,
     )
 
 
@@ -70,4 +76,6 @@ def test_utu_reference_recipe_baseline(benchmark, small_utu: Path, mixed_texts: 
 @pytest.mark.benchmark(group="utu-mixed")
 def test_utu_core(benchmark, small_utu: Path, mixed_texts: list[str]) -> None:
     enc = Encoder(small_utu, device="cpu", max_length=512)
-    benchmark.pedantic(lambda: enc.encode_documents(mixed_texts, batch_size=32), rounds=2, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(
+        lambda: enc.encode_documents(mixed_texts, batch_size=32), rounds=2, iterations=1, warmup_rounds=1
+    )

@@ -28,7 +28,14 @@ def test_single_string_gives_vector(enc: Encoder) -> None:
 
 @pytest.mark.parametrize(
     ("texts", "argument"),
-    [(None, "texts"), (["ok", None], "texts[1]"), (["ok", 3], "texts[1]"), (["ok", ""], "texts[1]"), (["  \n"], "texts[0]"), (42, "texts")],
+    [
+        (None, "texts"),
+        (["ok", None], "texts[1]"),
+        (["ok", 3], "texts[1]"),
+        (["ok", ""], "texts[1]"),
+        (["  \n"], "texts[0]"),
+        (42, "texts"),
+    ],
 )
 def test_invalid_texts(enc: Encoder, texts: object, argument: str) -> None:
     with pytest.raises(InvalidArgumentError) as err:
@@ -37,7 +44,9 @@ def test_invalid_texts(enc: Encoder, texts: object, argument: str) -> None:
 
 
 def test_unknown_prompt_name_lists_allowed(enc: Encoder) -> None:
-    with pytest.raises(InvalidArgumentError, match=r"prompt_name: unknown prompt name 'qeury'.*allowed: document, passage, query"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"prompt_name: unknown prompt name 'qeury'.*allowed: document, passage, query"
+    ):
         enc.encode(["x"], prompt_name="qeury")
 
 
@@ -64,12 +73,17 @@ def test_truncate_dim_larger_than_dimension(enc: Encoder) -> None:
 
 
 def test_unknown_precision_lists_allowed(enc: Encoder) -> None:
-    with pytest.raises(InvalidArgumentError, match=r"precision: unknown precision 'int4'.*float32, float16, int8, uint8, binary, ubinary"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"precision: unknown precision 'int4'.*float32, float16, int8, uint8, binary, ubinary",
+    ):
         enc.encode(["x"], precision="int4")
 
 
 def test_unknown_pooling_lists_allowed(enc: Encoder, tiny_utu: Path) -> None:
-    with pytest.raises(InvalidArgumentError, match=r"pooling: unknown pooling 'avg'.*cls.*lasttoken.*max.*mean.*weightedmean"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"pooling: unknown pooling 'avg'.*cls.*lasttoken.*max.*mean.*weightedmean"
+    ):
         enc.encode(["x"], pooling="avg")
     with pytest.raises(InvalidArgumentError, match="pooling: unknown pooling 'avg'"):
         Encoder(tiny_utu, pooling="avg")
@@ -78,12 +92,16 @@ def test_unknown_pooling_lists_allowed(enc: Encoder, tiny_utu: Path) -> None:
 def test_unknown_template_and_task(enc: Encoder) -> None:
     with pytest.raises(InvalidArgumentError, match=r"template: unknown template 'bert'.*youtu"):
         enc.encode(["x"], instruction="i", template="bert")
-    with pytest.raises(InvalidArgumentError, match=r"task: template 'youtu' has no instruction for task 'Foo'.*T2Retrieval"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"task: template 'youtu' has no instruction for task 'Foo'.*T2Retrieval"
+    ):
         enc.encode(["x"], task="Foo")
 
 
 def test_unknown_options_at_load(tiny_utu: Path) -> None:
-    with pytest.raises(InvalidArgumentError, match=r"attention: unknown attention direction 'sideways'.*causal, bidirectional"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"attention: unknown attention direction 'sideways'.*causal, bidirectional"
+    ):
         Encoder(tiny_utu, attention="sideways")
     with pytest.raises(InvalidArgumentError, match=r"dtype: unknown dtype 'float8'"):
         Encoder(tiny_utu, dtype="float8")
@@ -99,7 +117,9 @@ def test_very_long_input_truncated_or_rejected(enc: Encoder) -> None:
     vec = enc.encode([long_text, "short"])
     assert vec.shape == (2, enc.dimension) and np.isfinite(vec).all()
     assert len(enc.tokenize(long_text)[0]) == 128
-    with pytest.raises(InputTooLongError, match=r"texts\[1\]: has \d+ tokens, more than max_length=128, and truncation is off"):
+    with pytest.raises(
+        InputTooLongError, match=r"texts\[1\]: has \d+ tokens, more than max_length=128, and truncation is off"
+    ):
         enc.encode(["short", long_text], truncate=False)
     # nothing lost: the encoder keeps working after an error
     assert enc.encode(["short"]).shape == (1, enc.dimension)

@@ -35,7 +35,9 @@ def test_auto_picks_best_available() -> None:
 
 @pytest.mark.skipif(HAS_CUDA, reason="checks the error raised when CUDA is absent")
 def test_unavailable_device_is_a_clear_error() -> None:
-    with pytest.raises(InvalidArgumentError, match=r"device: device 'cuda:0' is not available on this machine.*auto.*cpu"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"device: device 'cuda:0' is not available on this machine.*auto.*cpu"
+    ):
         resolve_device("cuda:0")
 
 

@@ -21,7 +21,9 @@ def _release_like(tiny_utu: Path, dest: Path) -> Path:
     cfg.pop("rope_parameters")
     cfg.pop("is_causal")
     cfg.update(
-        architectures=["UTUModel"], rope_theta=1_600_000.0, rope_scaling=None,
+        architectures=["UTUModel"],
+        rope_theta=1_600_000.0,
+        rope_scaling=None,
         auto_map={"AutoConfig": "configuration_utu.UTUConfig", "AutoModel": "modeling_utu.UTUModel"},
     )
     (dest / "config.json").write_text(json.dumps(cfg))
@@ -62,7 +64,9 @@ def test_tied_lm_head_in_checkpoint_is_accepted(tiny_utu: Path, tmp_path: Path) 
     np.testing.assert_allclose(Encoder(path).encode(["hi there"]), Encoder(tiny_utu).encode(["hi there"]), atol=1e-6)
 
 
-def test_alias_through_isolated_hub_cache_offline(tiny_utu: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_alias_through_isolated_hub_cache_offline(
+    tiny_utu: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path / "hub"
     populate_hub_cache(cache, "tencent/Youtu-Embedding", tiny_utu)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
@@ -88,7 +92,9 @@ def test_missing_model_offline_names_id_cache_and_command(tmp_path: Path, monkey
 def test_remote_code_refused_unless_asked(tmp_path: Path) -> None:
     path = tmp_path / "custom"
     path.mkdir()
-    (path / "config.json").write_text(json.dumps({"model_type": "my_custom_arch", "auto_map": {"AutoConfig": "cfg.MyConfig"}}))
+    (path / "config.json").write_text(
+        json.dumps({"model_type": "my_custom_arch", "auto_map": {"AutoConfig": "cfg.MyConfig"}})
+    )
     (path / "model.safetensors").write_bytes(b"")
     with pytest.raises(UnsafeModelError, match="trust_remote_code"):
         Encoder(path)

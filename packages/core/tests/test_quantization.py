@@ -28,7 +28,9 @@ def test_same_as_sentence_transformers(enc: Encoder, stsb_sentences: list[str], 
         st_quantize(floats[:5], precision, calibration_embeddings=calib),
     )
     ranges = np.vstack([np.full(enc.dimension, -0.3), np.full(enc.dimension, 0.3)])
-    np.testing.assert_array_equal(quantize_embeddings(floats, precision, ranges=ranges), st_quantize(floats, precision, ranges=ranges))
+    np.testing.assert_array_equal(
+        quantize_embeddings(floats, precision, ranges=ranges), st_quantize(floats, precision, ranges=ranges)
+    )
 
 
 def test_float16_and_shapes(enc: Encoder) -> None:

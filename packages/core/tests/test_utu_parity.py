@@ -38,11 +38,18 @@ def reference_model(path: Path, causal: bool) -> Qwen3Model:
 
     cfg = json.loads((path / "config.json").read_text())
     qcfg = Qwen3Config(
-        vocab_size=cfg["vocab_size"], hidden_size=cfg["hidden_size"], intermediate_size=cfg["intermediate_size"],
-        num_hidden_layers=cfg["num_hidden_layers"], num_attention_heads=cfg["num_attention_heads"],
-        num_key_value_heads=cfg["num_key_value_heads"], head_dim=cfg["head_dim"], rms_norm_eps=cfg["rms_norm_eps"],
-        rope_parameters={"rope_type": "default", "rope_theta": 1_600_000.0}, attention_bias=False,
-        max_position_embeddings=cfg["max_position_embeddings"], tie_word_embeddings=True,
+        vocab_size=cfg["vocab_size"],
+        hidden_size=cfg["hidden_size"],
+        intermediate_size=cfg["intermediate_size"],
+        num_hidden_layers=cfg["num_hidden_layers"],
+        num_attention_heads=cfg["num_attention_heads"],
+        num_key_value_heads=cfg["num_key_value_heads"],
+        head_dim=cfg["head_dim"],
+        rms_norm_eps=cfg["rms_norm_eps"],
+        rope_parameters={"rope_type": "default", "rope_theta": 1_600_000.0},
+        attention_bias=False,
+        max_position_embeddings=cfg["max_position_embeddings"],
+        tie_word_embeddings=True,
     )
     qcfg._attn_implementation = "eager"
     model = Qwen3Model(qcfg).eval()
@@ -54,10 +61,18 @@ def reference_model(path: Path, causal: bool) -> Qwen3Model:
 
 
 @torch.no_grad()
-def reference_encode(model: Qwen3Model, tokenizer, texts: list[str], instruction: str, max_length: int = 64) -> np.ndarray:
+def reference_encode(
+    model: Qwen3Model, tokenizer, texts: list[str], instruction: str, max_length: int = 64
+) -> np.ndarray:
     """REFERENCE.md steps 1-5, with the prefix-count exclusion of the official example."""
-    inputs = tokenizer([instruction + t for t in texts], padding=True, truncation=True, max_length=max_length,
-                       return_tensors="pt", add_special_tokens=True)
+    inputs = tokenizer(
+        [instruction + t for t in texts],
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_tensors="pt",
+        add_special_tokens=True,
+    )
     mask = inputs["attention_mask"]
     if model._causal:  # type: ignore[attr-defined]
         out = model(input_ids=inputs["input_ids"], attention_mask=mask).last_hidden_state
@@ -78,8 +93,15 @@ def test_core_matches_reference_recipe(tiny_utu: Path, attention: str, prefix_ma
     tokenizer = AutoTokenizer.from_pretrained(tiny_utu, padding_side="right")
     tokenizer.pad_token = tokenizer.eos_token
     ref = reference_model(tiny_utu, causal=attention == "causal")
-    enc = Encoder(tiny_utu, attention=attention, prefix_mask=prefix_mask, device="cpu", dtype="float32",
-                  batch_size=3, max_length=64)
+    enc = Encoder(
+        tiny_utu,
+        attention=attention,
+        prefix_mask=prefix_mask,
+        device="cpu",
+        dtype="float32",
+        batch_size=3,
+        max_length=64,
+    )
     q_core = enc.encode(QUERIES, prompt=QUERY_PROMPT)
     d_core = enc.encode_documents(DOCS)
     q_ref = reference_encode(ref, tokenizer, QUERIES, QUERY_PROMPT)

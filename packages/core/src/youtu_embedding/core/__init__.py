@@ -7,6 +7,7 @@ encoder, and embed texts with instruction templates, pooling plugins and token-b
     (1, 384)
 """
 
+from youtu_embedding.core.devices import DeviceBackend
 from youtu_embedding.core.encoder import Encoder
 from youtu_embedding.core.errors import (
     InputTooLongError,
@@ -22,7 +23,6 @@ from youtu_embedding.core.pooling import PoolingStrategy
 from youtu_embedding.core.quantization import PRECISIONS, quantize_embeddings
 from youtu_embedding.core.similarity import SIMILARITY_FUNCTIONS, similarity
 from youtu_embedding.core.templates import InstructionTemplate, TaskInstruction
-from youtu_embedding.core.devices import DeviceBackend
 
 register_utu()
 

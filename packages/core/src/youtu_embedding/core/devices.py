@@ -95,8 +95,11 @@ def resolve_device(device: str | torch.device | None = "auto") -> tuple[DeviceBa
         raise InvalidArgumentError("device", f"unknown device '{text}'", ["auto", *sorted(backends)])
     backend = backends[kind]
     if not backend.is_available():
-        raise InvalidArgumentError("device", f"device '{text}' is not available on this machine",
-                                   ["auto", *sorted(n for n, b in backends.items() if b.is_available())])
+        raise InvalidArgumentError(
+            "device",
+            f"device '{text}' is not available on this machine",
+            ["auto", *sorted(n for n, b in backends.items() if b.is_available())],
+        )
     return backend, torch.device(backend.device_string(int(index) if index else None))
 
 
@@ -104,7 +107,9 @@ def resolve_dtype(dtype: str | torch.dtype | None, backend: DeviceBackend) -> to
     """Map a dtype option (``auto``, ``float32``, ``bfloat16``, ``float16`` or a torch dtype)."""
     if isinstance(dtype, torch.dtype):
         if dtype not in DTYPES.values():
-            raise InvalidArgumentError("dtype", f"unsupported dtype {dtype}", ["auto", "float32", "bfloat16", "float16"])
+            raise InvalidArgumentError(
+                "dtype", f"unsupported dtype {dtype}", ["auto", "float32", "bfloat16", "float16"]
+            )
         return dtype
     if dtype is None or dtype == "auto":
         return backend.default_dtype()

@@ -104,9 +104,19 @@ class Encoder:
         if prefix_mask not in PREFIX_MASK_METHODS:
             raise InvalidArgumentError("prefix_mask", f"unknown method '{prefix_mask}'", PREFIX_MASK_METHODS)
         self.loaded: LoadedModel = load_model(
-            model, device=device, dtype=dtype, attention=attention, is_causal=is_causal, max_length=max_length,
-            trust_remote_code=trust_remote_code, allow_pickle=allow_pickle, revision=revision,
-            cache_dir=cache_dir, local_files_only=local_files_only, token=token, num_threads=num_threads,
+            model,
+            device=device,
+            dtype=dtype,
+            attention=attention,
+            is_causal=is_causal,
+            max_length=max_length,
+            trust_remote_code=trust_remote_code,
+            allow_pickle=allow_pickle,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+            num_threads=num_threads,
         )
         layout = self.loaded.layout
         self.pooling_name = pooling or layout.pooling
@@ -177,15 +187,22 @@ class Encoder:
         }
 
     # -- tokenisation -----------------------------------------------------------------------
-    def _tokenize(self, texts: list[str], prefix: str, max_length: int, truncate: bool) -> tuple[list[list[int]], list[int]]:
+    def _tokenize(
+        self, texts: list[str], prefix: str, max_length: int, truncate: bool
+    ) -> tuple[list[list[int]], list[int]]:
         """Token ids of ``prefix + text`` for each text, and how many leading tokens pooling skips."""
         tok = self.tokenizer
         lower = self.loaded.layout.do_lower_case
         full = [(prefix + t).lower() if lower else prefix + t for t in texts]
         use_offsets = not self.include_prompt and self.prefix_mask == "offsets"
         enc = tok(
-            full, add_special_tokens=True, truncation=truncate, max_length=max_length if truncate else None,
-            return_offsets_mapping=use_offsets, return_special_tokens_mask=use_offsets, return_attention_mask=False,
+            full,
+            add_special_tokens=True,
+            truncation=truncate,
+            max_length=max_length if truncate else None,
+            return_offsets_mapping=use_offsets,
+            return_special_tokens_mask=use_offsets,
+            return_attention_mask=False,
             verbose=False,
         )
         ids: list[list[int]] = enc["input_ids"]
@@ -193,7 +210,8 @@ class Encoder:
             for i, row in enumerate(ids):
                 if len(row) > max_length:
                     raise InputTooLongError(
-                        f"texts[{i}]", f"has {len(row)} tokens, more than max_length={max_length}, and truncation is off "
+                        f"texts[{i}]",
+                        f"has {len(row)} tokens, more than max_length={max_length}, and truncation is off "
                         "(pass truncate=True to cut it)",
                     )
         if self.include_prompt:
@@ -202,14 +220,15 @@ class Encoder:
             prefix_chars = len(prefix.lower() if lower else prefix)
             skips = [
                 offset_prefix_tokens(off, spec, prefix_chars)
-                for off, spec in zip(enc["offset_mapping"], enc["special_tokens_mask"])
+                for off, spec in zip(enc["offset_mapping"], enc["special_tokens_mask"], strict=True)
             ]
         else:
             skips = [count_prefix_tokens(tok, prefix.lower() if lower else prefix)] * len(ids)
-        for i, (row, skip) in enumerate(zip(ids, skips)):
+        for i, (row, skip) in enumerate(zip(ids, skips, strict=True)):
             if skip >= len(row):
                 raise InvalidArgumentError(
-                    "max_length", f"texts[{i}]: the prefix takes {skip} of {len(row)} tokens, leaving no text to embed "
+                    "max_length",
+                    f"texts[{i}]: the prefix takes {skip} of {len(row)} tokens, leaving no text to embed "
                     f"(max_length={max_length}); raise max_length or shorten the instruction",
                 )
         return ids, skips
@@ -274,20 +293,29 @@ class Encoder:
         if truncate_dim is not None:
             _positive("truncate_dim", truncate_dim)
             if truncate_dim > self.dimension:
-                raise InvalidArgumentError("truncate_dim", f"{truncate_dim} is larger than the model dimension {self.dimension}")
+                raise InvalidArgumentError(
+                    "truncate_dim", f"{truncate_dim} is larger than the model dimension {self.dimension}"
+                )
         check_precision(precision)
         pool = self._pooling if pooling is None else get_pooling(pooling)
         normalize = self.normalize if normalize is None else normalize
         prefix = resolve_prefix(
-            self.prompts, prompt_name=prompt_name, prompt=prompt, instruction=instruction, task=task,
-            template=template or self.template, default_prompt_name=self.default_prompt_name,
+            self.prompts,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            instruction=instruction,
+            task=task,
+            template=template or self.template,
+            default_prompt_name=self.default_prompt_name,
         )
         dim = truncate_dim or self.dimension
         out = np.empty((len(texts_list), dim), dtype=np.float32)
         if texts_list:
             ids, skips = self._tokenize(texts_list, prefix, max_length, truncate)
             batches = plan_batches([len(r) for r in ids], batch_size, max_batch_tokens)
-            for batch in tqdm(batches, desc="Encoding", unit="batch", disable=None if show_progress is None else not show_progress):
+            for batch in tqdm(
+                batches, desc="Encoding", unit="batch", disable=None if show_progress is None else not show_progress
+            ):
                 emb = self._forward([ids[i] for i in batch], [skips[i] for i in batch], pool)
                 emb = emb[:, :dim]
                 if normalize:
@@ -337,7 +365,10 @@ class Encoder:
 
     def __repr__(self) -> str:
         i = self.info()
-        return f"Encoder(model={i['model_id']!r}, dim={i['dimension']}, pooling={i['pooling']!r}, device={i['device']!r}, dtype={i['dtype']!r})"
+        return (
+            f"Encoder(model={i['model_id']!r}, dim={i['dimension']}, pooling={i['pooling']!r}, "
+            f"device={i['device']!r}, dtype={i['dtype']!r})"
+        )
 
 
 __all__ = ["SIMILARITY_FUNCTIONS", "Encoder"]

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """Hook specifications of the youtu-embedding plugin system (pluggy).
 
 A plugin is a module or object with functions decorated by :data:`hookimpl`, published through

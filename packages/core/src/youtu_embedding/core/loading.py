@@ -81,8 +81,12 @@ def load_model(
     register_utu()
 
     model_id, root = resolve_model_dir(
-        model, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
-        allow_pickle=allow_pickle, token=token,
+        model,
+        revision=revision,
+        cache_dir=cache_dir,
+        local_files_only=local_files_only,
+        allow_pickle=allow_pickle,
+        token=token,
     )
     layout = read_layout(root)
     weights_dir = layout.transformer_dir
@@ -101,10 +105,15 @@ def load_model(
         raise
     if causal is not None:
         if config.model_type != "utu":
-            raise InvalidArgumentError("attention", f"only `utu` models have a selectable direction, not '{config.model_type}'")
+            raise InvalidArgumentError(
+                "attention", f"only `utu` models have a selectable direction, not '{config.model_type}'"
+            )
         config.is_causal = causal
     net = AutoModel.from_pretrained(
-        weights_dir, config=config, dtype=torch_dtype, trust_remote_code=trust_remote_code,
+        weights_dir,
+        config=config,
+        dtype=torch_dtype,
+        trust_remote_code=trust_remote_code,
         use_safetensors=None if allow_pickle else True,
     )
     net.to(torch_device).eval()

@@ -10,6 +10,7 @@ distribution, the entry point and the hook at fault; the rest of the system keep
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata as md
 import logging
@@ -89,14 +90,15 @@ class PluginRegistry:
             self._register_entry_point(ep.name, dist_name, version, ep.load)
         if not seen_builtin:  # source checkout without installed metadata
             for name, module in DEFAULT_PLUGINS.items():
-                self._register_entry_point(name, CORE_DISTRIBUTION, "source", lambda m=module: importlib.import_module(m))
+                load = functools.partial(importlib.import_module, module)
+                self._register_entry_point(name, CORE_DISTRIBUTION, "source", load)
 
     def _register_entry_point(self, name: str, dist: str, version: str, load: Callable[[], object]) -> None:
         if self.pm.get_plugin(name) is not None or self.pm.is_blocked(name):
             name = f"{dist}:{name}"
         try:
             plugin = load()
-        except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+        except Exception as exc:
             self._fail(name, dist, version, "import", None, exc)
             return
         self.register(plugin, name=name, distribution=dist, version=version)
@@ -109,7 +111,7 @@ class PluginRegistry:
             hook = _hook_of_validation_error(exc)
             self._fail(name, distribution, version, "register", hook, exc)
             return False
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail(name, distribution, version, "register", None, exc)
             return False
         self.dists[name] = (distribution, version)
@@ -144,7 +146,7 @@ class PluginRegistry:
         for impl in caller.get_hookimpls():
             try:
                 result = impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 dist, version = self.dists.get(impl.plugin_name, ("local", ""))
                 if not any(f.name == impl.plugin_name and f.hook == hook_name for f in self.failures):
                     self._fail(impl.plugin_name, dist, version, "hook", hook_name, exc)
@@ -162,7 +164,9 @@ class PluginRegistry:
             items = result.items() if isinstance(result, dict) else ((item.name, item) for item in result)
             for key, item in items:
                 if key in merged and merged[key][0] != provider:
-                    logger.warning("%s '%s' from plugin '%s' replaces the one from '%s'", hook_name, key, provider, merged[key][0])
+                    logger.warning(
+                        "%s '%s' from plugin '%s' replaces the one from '%s'", hook_name, key, provider, merged[key][0]
+                    )
                 merged[key] = (provider, item)
         self._cache[hook_name] = merged
         return merged
@@ -170,8 +174,13 @@ class PluginRegistry:
 
 def _hook_of_validation_error(exc: pluggy.PluginValidationError) -> str | None:
     text = str(exc)
-    for spec in ("register_pooling_strategies", "register_instruction_templates", "register_device_backends",
-                 "register_model_aliases", "register_commands"):
+    for spec in (
+        "register_pooling_strategies",
+        "register_instruction_templates",
+        "register_device_backends",
+        "register_model_aliases",
+        "register_commands",
+    ):
         if spec in text:
             return spec
     marker = "unknown hook '"

@@ -27,7 +27,11 @@ def resolve_prefix(
     ``instruction`` (rendered by ``template``) or ``task`` (the template's instruction for a task)
     may be given; with none, the model's ``default_prompt_name`` applies, else no prefix.
     """
-    given = [k for k, v in (("prompt_name", prompt_name), ("prompt", prompt), ("instruction", instruction), ("task", task)) if v is not None]
+    given = [
+        k
+        for k, v in (("prompt_name", prompt_name), ("prompt", prompt), ("instruction", instruction), ("task", task))
+        if v is not None
+    ]
     if len(given) > 1:
         raise InvalidArgumentError("/".join(given), "give at most one of prompt_name, prompt, instruction, task")
     if prompt is not None:
@@ -75,7 +79,7 @@ def offset_prefix_tokens(offsets: Sequence[tuple[int, int]], special: Sequence[i
 
     This is the training collator's method; a token straddling the prefix boundary counts as text.
     """
-    for j, ((_, end), is_special) in enumerate(zip(offsets, special)):
+    for j, ((_, end), is_special) in enumerate(zip(offsets, special, strict=True)):
         if not is_special and end > prefix_chars:
             return j
     return len(offsets)

@@ -86,7 +86,8 @@ def _read_sentence_transformers(root: Path, modules_file: Path) -> ModelLayout:
                 modes = [str(cfg["pooling_mode"])]
             if len(modes) != 1:
                 raise InvalidArgumentError(
-                    "model", f"{sub / 'config.json'} enables {len(modes)} pooling modes; exactly one is supported",
+                    "model",
+                    f"{sub / 'config.json'} enables {len(modes)} pooling modes; exactly one is supported",
                     sorted(set(ST_POOLING_MODES.values())),
                 )
             layout.pooling = modes[0]
@@ -95,7 +96,8 @@ def _read_sentence_transformers(root: Path, modules_file: Path) -> ModelLayout:
             layout.normalize = True
         else:
             raise InvalidArgumentError(
-                "model", f"sentence-transformers module '{entry.get('type')}' in {modules_file} is not supported",
+                "model",
+                f"sentence-transformers module '{entry.get('type')}' in {modules_file} is not supported",
                 SUPPORTED_MODULES,
             )
     st_cfg = root / "config_sentence_transformers.json"

@@ -68,7 +68,9 @@ class InstructionTemplate:
         from youtu_embedding.core.errors import InvalidArgumentError
 
         if task_name not in self.tasks:
-            raise InvalidArgumentError("task", f"template '{self.name}' has no instruction for task '{task_name}'", sorted(self.tasks))
+            raise InvalidArgumentError(
+                "task", f"template '{self.name}' has no instruction for task '{task_name}'", sorted(self.tasks)
+            )
         return self.tasks[task_name]
 
     def prompts(self) -> dict[str, str]:
@@ -88,33 +90,113 @@ def _table(rows: list[tuple[tuple[str, ...], str, str]]) -> Mapping[str, TaskIns
 #: The Youtu-Embedding C-MTEB task instructions, verbatim from REFERENCE.md.
 YOUTU_CMTEB_TASKS = _table(
     [
-        (("T2Retrieval", "DuRetrieval"), "retrieval", "Given a Chinese search query, retrieve web passages that answer the question"),
+        (
+            ("T2Retrieval", "DuRetrieval"),
+            "retrieval",
+            "Given a Chinese search query, retrieve web passages that answer the question",
+        ),
         (("T2Reranking",), "reranking", "Given a Chinese search query, retrieve web passages that answer the question"),
-        (("MMarcoRetrieval",), "retrieval", "Given a web search query, retrieve relevant passages that answer the query"),
-        (("MMarcoReranking",), "reranking", "Given a web search query, retrieve relevant passages that answer the query"),
-        (("CmedqaRetrieval",), "retrieval", "Given a Chinese community medical question, retrieve replies that best answer the question"),
-        (("CMedQAv1-reranking", "CMedQAv2-reranking"), "reranking", "Given a Chinese community medical question, retrieve replies that best answer the question"),
-        (("CovidRetrieval",), "retrieval", "Given a question on COVID-19, retrieve news articles that answer the question"),
-        (("EcomRetrieval",), "retrieval", "Given a user query from an e-commerce website, retrieve description sentences of relevant products"),
-        (("MedicalRetrieval",), "retrieval", "Given a medical question, retrieve user replies that best answer the question"),
+        (
+            ("MMarcoRetrieval",),
+            "retrieval",
+            "Given a web search query, retrieve relevant passages that answer the query",
+        ),
+        (
+            ("MMarcoReranking",),
+            "reranking",
+            "Given a web search query, retrieve relevant passages that answer the query",
+        ),
+        (
+            ("CmedqaRetrieval",),
+            "retrieval",
+            "Given a Chinese community medical question, retrieve replies that best answer the question",
+        ),
+        (
+            ("CMedQAv1-reranking", "CMedQAv2-reranking"),
+            "reranking",
+            "Given a Chinese community medical question, retrieve replies that best answer the question",
+        ),
+        (
+            ("CovidRetrieval",),
+            "retrieval",
+            "Given a question on COVID-19, retrieve news articles that answer the question",
+        ),
+        (
+            ("EcomRetrieval",),
+            "retrieval",
+            "Given a user query from an e-commerce website, retrieve description sentences of relevant products",
+        ),
+        (
+            ("MedicalRetrieval",),
+            "retrieval",
+            "Given a medical question, retrieve user replies that best answer the question",
+        ),
         (("VideoRetrieval",), "retrieval", "Given a video search query, retrieve the titles of relevant videos"),
-        (("AFQMC", "ATEC"), "sts", "Represent the text in conversations between users and financial customer service, retrieve semantically similar text"),
-        (("BQ",), "sts", "Represent the user problem descriptions when handling bank credit business, retrieve semantically similar text"),
-        (("LCQMC",), "sts", "Represent the user question descriptions on general question-answering platforms, retrieve semantically similar text"),
-        (("PAWSX",), "sts", "Represent the Chinese Translations of English Encyclopedias, retrieve semantically similar text"),
+        (
+            ("AFQMC", "ATEC"),
+            "sts",
+            "Represent the text in conversations between users and financial customer service, retrieve semantically similar text",
+        ),
+        (
+            ("BQ",),
+            "sts",
+            "Represent the user problem descriptions when handling bank credit business, retrieve semantically similar text",
+        ),
+        (
+            ("LCQMC",),
+            "sts",
+            "Represent the user question descriptions on general question-answering platforms, retrieve semantically similar text",
+        ),
+        (
+            ("PAWSX",),
+            "sts",
+            "Represent the Chinese Translations of English Encyclopedias, retrieve semantically similar text",
+        ),
         (("QBQTC",), "sts", "Represent the web search query, retrieve semantically similar text"),
         (("STSB",), "sts", "Represent the short general domain sentences, retrieve semantically similar text"),
         (("Ocnli", "Cmnli"), "pair", "Retrieve semantically similar text"),
         (("TNews",), "classification", "Classify the fine-grained category of the given news title"),
         (("IFlyTek",), "classification", "Given an App description text, find the appropriate fine-grained category"),
-        (("Waimai",), "classification", "Classify the customer review from a food takeaway platform into positive or negative"),
-        (("OnlineShopping",), "classification", "Classify the customer review for online shopping into positive or negative"),
-        (("JDReview",), "classification", "Classify the customer review for iPhone on e-commerce platform into positive or negative"),
-        (("MultilingualSentiment",), "classification", "Classify sentiment of the customer review into positive, neutral, or negative"),
-        (("CLSClusteringS2S",), "clustering", "Given the papers, find the appropriate fine-grained topic or theme based on the titles"),
-        (("CLSClusteringP2P",), "clustering", "Given the papers, find the appropriate fine-grained topic or theme based on the titles and abstracts"),
-        (("ThuNewsClusteringS2S",), "clustering", "Identify the topic or theme of the given news articles based on the titles"),
-        (("ThuNewsClusteringP2P",), "clustering", "Identify the topic or theme of the given news articles based on the titles and contents"),
+        (
+            ("Waimai",),
+            "classification",
+            "Classify the customer review from a food takeaway platform into positive or negative",
+        ),
+        (
+            ("OnlineShopping",),
+            "classification",
+            "Classify the customer review for online shopping into positive or negative",
+        ),
+        (
+            ("JDReview",),
+            "classification",
+            "Classify the customer review for iPhone on e-commerce platform into positive or negative",
+        ),
+        (
+            ("MultilingualSentiment",),
+            "classification",
+            "Classify sentiment of the customer review into positive, neutral, or negative",
+        ),
+        (
+            ("CLSClusteringS2S",),
+            "clustering",
+            "Given the papers, find the appropriate fine-grained topic or theme based on the titles",
+        ),
+        (
+            ("CLSClusteringP2P",),
+            "clustering",
+            "Given the papers, find the appropriate fine-grained topic or theme based on the titles and abstracts",
+        ),
+        (
+            ("ThuNewsClusteringS2S",),
+            "clustering",
+            "Identify the topic or theme of the given news articles based on the titles",
+        ),
+        (
+            ("ThuNewsClusteringP2P",),
+            "clustering",
+            "Identify the topic or theme of the given news articles based on the titles and contents",
+        ),
     ]
 )
 

@@ -20,6 +20,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
     with Path(path).open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
+
 _SEED_TEXTS = [
     "What's the weather like? The weather is lovely today. It's so sunny outside! He drove to the stadium.",
     "Instruction: Given a search query, retrieve passages that answer the question \nQuery: ",
@@ -39,7 +40,9 @@ def build_tokenizer(path: str | Path, texts: Iterable[str] = (), vocab_size: int
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=[BOS, EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        vocab_size=vocab_size,
+        special_tokens=[BOS, EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator([*_SEED_TEXTS, *texts], trainer=trainer)
@@ -47,7 +50,9 @@ def build_tokenizer(path: str | Path, texts: Iterable[str] = (), vocab_size: int
     tok.post_processor = processors.Sequence(
         [
             processors.ByteLevel(trim_offsets=False),
-            processors.TemplateProcessing(single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]),
+            processors.TemplateProcessing(
+                single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos_id)]
+            ),
         ]
     )
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, model_max_length=131072)
@@ -83,10 +88,17 @@ def make_tiny_utu(
 
     tokenizer = AutoTokenizer.from_pretrained(path)
     config = UtuConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers, num_attention_heads=num_heads, num_key_value_heads=num_heads,
-        head_dim=head_dim, is_causal=is_causal, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, rope_theta=1_600_000.0,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        head_dim=head_dim,
+        is_causal=is_causal,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        rope_theta=1_600_000.0,
     )
     torch.manual_seed(seed)
     model = UtuForCausalLM(config)
@@ -111,8 +123,10 @@ def write_sentence_transformers_config(
 ) -> None:
     """Write the sentence-transformers layout files next to a Hugging Face checkpoint."""
     path = Path(path)
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
     if normalize:
         modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
         (path / "2_Normalize").mkdir(exist_ok=True)
@@ -120,8 +134,14 @@ def write_sentence_transformers_config(
     (path / "1_Pooling").mkdir(exist_ok=True)
     hidden = json.loads((path / "config.json").read_text())["hidden_size"]
     modes = ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens", "weightedmean_tokens", "lasttoken")
-    names = {"cls": "cls_token", "mean": "mean_tokens", "max": "max_tokens", "weightedmean": "weightedmean_tokens",
-             "lasttoken": "lasttoken", "mean_sqrt_len": "mean_sqrt_len_tokens"}
+    names = {
+        "cls": "cls_token",
+        "mean": "mean_tokens",
+        "max": "max_tokens",
+        "weightedmean": "weightedmean_tokens",
+        "lasttoken": "lasttoken",
+        "mean_sqrt_len": "mean_sqrt_len_tokens",
+    }
     pool_cfg: dict[str, object] = {"word_embedding_dimension": hidden}
     pool_cfg.update({f"pooling_mode_{m}": names[pooling] == m for m in modes})
     pool_cfg["include_prompt"] = include_prompt

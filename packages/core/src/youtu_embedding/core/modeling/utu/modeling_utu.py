@@ -45,12 +45,13 @@ class UtuRMSNorm(nn.Module):
 
 
 class UtuRotaryEmbedding(nn.Module):
-    """Rotary position embedding; `rope_parameters["rope_type"]` other than default uses transformers' init functions."""
+    """Rotary position embedding (default RoPE; other `rope_type`s use transformers' init functions)."""
 
     def __init__(self, config: UtuConfig) -> None:
         super().__init__()
         self.config = config
         inv_freq, self.attention_scaling = self.compute_inv_freq()
+        self.inv_freq: torch.Tensor
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def compute_inv_freq(self) -> tuple[torch.Tensor, float]:
@@ -226,8 +227,8 @@ class UtuModel(UtuPreTrainedModel):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
 
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.embed_tokens = value
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.embed_tokens = value  # type: ignore[assignment]
 
     def forward(
         self,
