@@ -72,8 +72,8 @@ def resolve_model_dir(
     original = str(name_or_path)
     name = resolve_alias(original)
     path = Path(name).expanduser()
-    if path.is_dir():
-        return name, path.resolve()
+    if path.is_dir():  # an alias to a local copy keeps the alias as its id
+        return (original if original != name else name), path.resolve()
     if path.exists():
         raise ModelNotFoundError(f"model path '{name}' is a file; expected a model directory")
     if _looks_like_path(name):

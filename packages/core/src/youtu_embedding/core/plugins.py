@@ -114,6 +114,23 @@ class PluginRegistry:
         except Exception as exc:
             self._fail(name, distribution, version, "register", None, exc)
             return False
+        unknown = [
+            caller.name
+            for caller in self.pm.get_hookcallers(plugin) or []
+            if caller.spec is None and not all(impl.optionalhook for impl in caller.get_hookimpls())
+        ]
+        if unknown:  # pluggy accepts these silently; a misspelt hook would never be called
+            self.pm.unregister(plugin)
+            known = ", ".join(sorted(n for n in dir(hookspecs) if n.startswith("register_")))
+            self._fail(
+                name,
+                distribution,
+                version,
+                "register",
+                unknown[0],
+                PluginError(f"unknown hook '{unknown[0]}' (known hooks: {known})"),
+            )
+            return False
         self.dists[name] = (distribution, version)
         self._cache.clear()
         return True

@@ -69,7 +69,7 @@ def _encode_records(encoder: Encoder, records: list[Record], method: str = "enco
 
 def encode(
     model: ModelOption,
-    input: Annotated[Path, typer.Option("--input", "-i", help="Texts: .txt (one per line), .jsonl or .csv.")],
+    input_file: Annotated[Path, typer.Option("--input", "-i", help="Texts: .txt (one per line), .jsonl or .csv.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Embeddings: .npy (rows in input order) or .jsonl.")],
     prompt_name: PromptNameOption = None,
     instruction: InstructionOption = None,
@@ -97,22 +97,35 @@ def encode(
     """Embed the texts of a file and write the embeddings (rows in input order)."""
     start = time.perf_counter()
     check_output_path(output)
-    read = read_records(input, text_field=text_field, empty="skip" if skip_empty else "error")
+    read = read_records(input_file, text_field=text_field, empty="skip" if skip_empty else "error")
     if read.skipped:
-        stderr_line(f"skipped {read.skipped} empty line(s) of {input}")
+        stderr_line(f"skipped {read.skipped} empty line(s) of {input_file}")
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
     encoder = load_encoder(
-        model, device=device, dtype=dtype, attention=attention, pooling=pooling, max_length=max_length,
-        batch_size=batch_size, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+        model,
+        device=device,
+        dtype=dtype,
+        attention=attention,
+        pooling=pooling,
+        max_length=max_length,
+        batch_size=batch_size,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
     )
     embeddings = _encode_records(
-        encoder, read.records, truncate=not no_truncate, normalize=False if no_normalize else None,
-        truncate_dim=truncate_dim, precision=precision, show_progress=True, **prompts,
+        encoder,
+        read.records,
+        truncate=not no_truncate,
+        normalize=False if no_normalize else None,
+        truncate_dim=truncate_dim,
+        precision=precision,
+        show_progress=True,
+        **prompts,
     )
     write_embeddings(output, embeddings, read.records)
     shape = "x".join(str(n) for n in embeddings.shape)
     stderr_line(
-        f"encoded {len(read.records)} texts from {input} -> {output} "
+        f"encoded {len(read.records)} texts from {input_file} -> {output} "
         f"(shape {shape}, {embeddings.dtype}) in {time.perf_counter() - start:.2f}s"
     )
 
@@ -124,9 +137,35 @@ def _texts_of(values: list[str] | None, file: Path | None, argument: str) -> lis
     return records
 
 
+def _similarity_sides(
+    texts: list[str] | None,
+    query: list[str] | None,
+    document: list[str] | None,
+    queries: Path | None,
+    documents: Path | None,
+) -> tuple[list[Record], list[Record], bool]:
+    """(left records, right records, whether they are queries/documents rather than two plain texts)."""
+    from youtu_embedding.core.errors import InvalidArgumentError
+
+    paired = bool(query or document) or queries is not None or documents is not None
+    if paired and texts:
+        raise InvalidArgumentError("texts", "give either two texts or --query/--document (or files), not both")
+    if not paired:
+        if texts is None or len(texts) != 2:
+            count = len(texts or [])
+            raise InvalidArgumentError("texts", f"give two texts, or --query and --document; got {count} text(s)")
+        return [Record(texts[0], source="TEXT_A")], [Record(texts[1], source="TEXT_B")], False
+    left, right = _texts_of(query, queries, "query"), _texts_of(document, documents, "document")
+    if not left or not right:
+        raise InvalidArgumentError("query/document", "give at least one query and one document")
+    return left, right, True
+
+
 def similarity(
     model: ModelOption,
-    texts: Annotated[list[str] | None, typer.Argument(help="Two texts to compare (symmetric).", show_default=False)] = None,
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Two texts to compare (symmetric).", show_default=False)
+    ] = None,
     query: Annotated[list[str] | None, typer.Option("--query", "-q", help="A query (repeatable).")] = None,
     document: Annotated[list[str] | None, typer.Option("--document", "-d", help="A document (repeatable).")] = None,
     queries: Annotated[Path | None, typer.Option("--queries", help="A file of queries (.txt/.jsonl/.csv).")] = None,
@@ -152,21 +191,17 @@ def similarity(
     Queries get the model's query prompt (or --instruction/--task/--prompt-name), documents its
     document prompt. Two positional texts are embedded alike, with the prompt options if given.
     """
-    from youtu_embedding.core.errors import InvalidArgumentError
-
-    paired = any(v for v in (query, document)) or queries is not None or documents is not None
-    if paired and texts:
-        raise InvalidArgumentError("texts", "give either two texts or --query/--document (or files), not both")
-    if not paired and len(texts or []) != 2:
-        raise InvalidArgumentError("texts", f"give two texts, or --query and --document; got {len(texts or [])} text(s)")
-    left = _texts_of(query, queries, "query") if paired else [Record(texts[0], source="TEXT_A")]  # type: ignore[index]
-    right = _texts_of(document, documents, "document") if paired else [Record(texts[1], source="TEXT_B")]  # type: ignore[index]
-    if not left or not right:
-        raise InvalidArgumentError("query/document", "give at least one query and one document")
+    left, right, paired = _similarity_sides(texts, query, document, queries, documents)
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
     encoder = load_encoder(
-        model, device=device, dtype=dtype, attention=attention, pooling=pooling, max_length=max_length,
-        trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+        model,
+        device=device,
+        dtype=dtype,
+        attention=attention,
+        pooling=pooling,
+        max_length=max_length,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
     )
     if paired:
         a = _encode_records(encoder, left, "encode_queries", **prompts)
@@ -178,8 +213,10 @@ def similarity(
     fn_name = fn or encoder.similarity_fn_name
     if as_json:
         payload = {
-            "model": encoder.info()["model_id"], "similarity_fn": fn_name,
-            "queries": [r.text for r in left], "documents": [r.text for r in right],
+            "model": encoder.info()["model_id"],
+            "similarity_fn": fn_name,
+            "queries": [r.text for r in left],
+            "documents": [r.text for r in right],
             "scores": [[float(s) for s in row] for row in scores],
         }
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -236,8 +273,15 @@ def search(
         raise InvalidArgumentError("corpus", f"'{corpus}' has no documents")
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
     encoder = load_encoder(
-        model, device=device, dtype=dtype, attention=attention, pooling=pooling, max_length=max_length,
-        batch_size=batch_size, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+        model,
+        device=device,
+        dtype=dtype,
+        attention=attention,
+        pooling=pooling,
+        max_length=max_length,
+        batch_size=batch_size,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
     )
     start = time.perf_counter()
     docs = [Record(r.document_text(), r.id, r.title, r.line, r.source) for r in read.records]
@@ -246,15 +290,25 @@ def search(
     scores = encoder.similarity(query_emb, doc_emb)
     stderr_line(f"searched {len(docs)} documents for {len(queries)} queries in {time.perf_counter() - start:.2f}s")
     results = []
-    for query, row, order in zip(queries, scores, _top_k(scores, top_k)):
+    for query, row, order in zip(queries, scores, _top_k(scores, top_k), strict=True):
         hits = [
-            {"rank": rank, "score": float(row[i]), "id": read.records[i].id, "title": read.records[i].title,
-             "snippet": snippet(read.records[i].text, 120)}
+            {
+                "rank": rank,
+                "score": float(row[i]),
+                "id": read.records[i].id,
+                "title": read.records[i].title,
+                "snippet": snippet(read.records[i].text, 120),
+            }
             for rank, i in enumerate(order, start=1)
         ]
         results.append({"query": query, "hits": hits})
     if as_json:
-        payload = {"model": encoder.info()["model_id"], "corpus": str(corpus), "documents": len(docs), "results": results}
+        payload = {
+            "model": encoder.info()["model_id"],
+            "corpus": str(corpus),
+            "documents": len(docs),
+            "results": results,
+        }
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     _print_hits(results)

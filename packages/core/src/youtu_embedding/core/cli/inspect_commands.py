@@ -35,8 +35,14 @@ def info(
 ) -> None:
     """Load a model and show how it runs: architecture, dimension, max length, backend, dtype, pooling, prompts."""
     encoder = load_encoder(
-        model, device=device, dtype=dtype, attention=attention, pooling=pooling, max_length=max_length,
-        trust_remote_code=trust_remote_code, allow_pickle=allow_pickle,
+        model,
+        device=device,
+        dtype=dtype,
+        attention=attention,
+        pooling=pooling,
+        max_length=max_length,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
     )
     details = encoder.info()
     if as_json:
@@ -91,7 +97,10 @@ def _print_report(report: dict[str, Any]) -> None:
         table.add_column(column, overflow="fold")
     for plugin in report["plugins"]:
         table.add_row(
-            plugin["name"], plugin["distribution"], plugin["version"], "yes" if plugin["builtin"] else "no",
+            plugin["name"],
+            plugin["distribution"],
+            plugin["version"],
+            "yes" if plugin["builtin"] else "no",
             ", ".join(h.removeprefix("register_") for h in plugin["hooks"]),
         )
     console.print(table)
@@ -110,7 +119,10 @@ def _print_report(report: dict[str, Any]) -> None:
         failed.add_column(column, overflow="fold")
     for failure in report["failures"]:
         failed.add_row(
-            failure["name"], f"{failure['distribution']} {failure['version']}", failure["stage"],
-            failure["hook"] or "", failure["error"],
+            failure["name"],
+            f"{failure['distribution']} {failure['version']}",
+            failure["stage"],
+            failure["hook"] or "",
+            failure["error"],
         )
     console.print(failed)

@@ -103,7 +103,8 @@ def _empty(record: Record, policy: EmptyPolicy, argument: str) -> bool:
         return False
     if policy == "error":
         raise InvalidArgumentError(
-            argument, f"line {record.line} of '{record.source}' is empty; remove it or pass --skip-empty to skip blank lines"
+            argument,
+            f"line {record.line} of '{record.source}' is empty; remove it or pass --skip-empty to skip blank lines",
         )
     return policy == "skip"
 
@@ -141,7 +142,8 @@ def _read_jsonl(path: Path, text_field: str, argument: str) -> Iterator[Record]:
             raise InvalidArgumentError(argument, f"line {number} of '{path}' is not a JSON object")
         if text_field not in row:
             raise InvalidArgumentError(
-                argument, f"line {number} of '{path}' has no '{text_field}' field (fields: {', '.join(row) or 'none'}); "
+                argument,
+                f"line {number} of '{path}' has no '{text_field}' field (fields: {', '.join(row) or 'none'}); "
                 "choose one with --text-field",
             )
         text = row[text_field]
@@ -159,7 +161,8 @@ def _read_csv(path: Path, text_field: str, argument: str) -> Iterator[Record]:
             columns = reader.fieldnames or []
             if text_field not in columns:
                 raise InvalidArgumentError(
-                    argument, f"'{path}' has no '{text_field}' column (columns: {', '.join(columns) or 'none'}); "
+                    argument,
+                    f"'{path}' has no '{text_field}' column (columns: {', '.join(columns) or 'none'}); "
                     "choose one with --text-field",
                 )
             for row in reader:

@@ -39,29 +39,39 @@ class DType(str, Enum):
 
 ModelOption = Annotated[
     str,
-    typer.Option("--model", "-m", help="Model directory, Hugging Face id or alias (e.g. all-MiniLM-L6-v2).", show_default=False),
+    typer.Option(
+        "--model", "-m", help="Model directory, Hugging Face id or alias (e.g. all-MiniLM-L6-v2).", show_default=False
+    ),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1, mps... (auto: best available).")]
 DTypeOption = Annotated[DType, typer.Option("--dtype", help="Compute dtype (auto: the device's default).")]
 AttentionOption = Annotated[
-    Attention | None, typer.Option("--attention", help="Attention direction of `utu` models (default: the checkpoint's).")
+    Attention | None,
+    typer.Option("--attention", help="Attention direction of `utu` models (default: the checkpoint's)."),
 ]
 PoolingOption = Annotated[
-    str | None, typer.Option("--pooling", help="Pooling strategy (mean, cls, lasttoken, weightedmean, max, or a plugin's).")
+    str | None,
+    typer.Option("--pooling", help="Pooling strategy (mean, cls, lasttoken, weightedmean, max, or a plugin's)."),
 ]
 BatchSizeOption = Annotated[int | None, typer.Option("--batch-size", help="Texts per batch (default 32).")]
 MaxLengthOption = Annotated[int | None, typer.Option("--max-length", help="Maximum tokens per text, prefix included.")]
 TrustRemoteCodeOption = Annotated[
-    bool, typer.Option("--trust-remote-code", help="Allow the checkpoint's own Python code (only for models you trust).")
+    bool,
+    typer.Option("--trust-remote-code", help="Allow the checkpoint's own Python code (only for models you trust)."),
 ]
 AllowPickleOption = Annotated[
-    bool, typer.Option("--allow-pickle", help="Allow non-safetensors weights (loaded with torch's weights_only loader).")
+    bool,
+    typer.Option("--allow-pickle", help="Allow non-safetensors weights (loaded with torch's weights_only loader)."),
 ]
-PromptNameOption = Annotated[str | None, typer.Option("--prompt-name", help="A prompt of the model (query, document...).")]
+PromptNameOption = Annotated[
+    str | None, typer.Option("--prompt-name", help="A prompt of the model (query, document...).")
+]
 InstructionOption = Annotated[
     str | None, typer.Option("--instruction", help="Task instruction, rendered into a prefix by --template.")
 ]
-TaskOption = Annotated[str | None, typer.Option("--task", help="Task name of the template's instruction table (e.g. T2Retrieval).")]
+TaskOption = Annotated[
+    str | None, typer.Option("--task", help="Task name of the template's instruction table (e.g. T2Retrieval).")
+]
 TemplateOption = Annotated[
     str | None, typer.Option("--template", help="Instruction template (youtu, bge, e5, qwen3, none, or a plugin's).")
 ]

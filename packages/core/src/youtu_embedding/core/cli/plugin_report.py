@@ -41,7 +41,7 @@ def _device(item: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"description": item.description, "priority": item.priority}
     try:
         entry["available"] = bool(item.is_available())
-    except Exception as exc:  # noqa: BLE001 - a plugin's availability probe must not break the report
+    except Exception as exc:  # a plugin's availability probe must not break the report
         entry["available"] = False
         entry["error"] = f"{type(exc).__name__}: {exc}"
     return entry
