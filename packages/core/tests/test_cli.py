@@ -99,6 +99,35 @@ def test_encode_txt_to_npy_matches_api(run, texts, encoder, tmp_path):
     assert f"encoded {len(texts)} texts" in result.stderr and "24x384" in result.stderr
 
 
+def test_encode_streams_in_chunks_with_shared_int8_ranges(run, texts, encoder, tmp_path):
+    """Chunked reading/writing: same rows as one call; int8 ranges calibrated once (first chunk)."""
+    from sentence_transformers.util import quantize_embeddings as st_quantize
+
+    src = tmp_path / "texts.txt"
+    src.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    out = tmp_path / "chunked.npy"
+    result = run("encode", "-m", MODEL, "-i", src, "-o", out, "--chunk-size", "5")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(out), encoder.encode(texts), atol=1e-6)
+    q8 = tmp_path / "q8.npy"
+    result = run("encode", "-m", MODEL, "-i", src, "-o", q8, "--chunk-size", "10", "--precision", "int8")
+    assert result.exit_code == 0, result.output
+    floats = encoder.encode(texts)
+    expected = st_quantize(floats, "int8", calibration_embeddings=floats[:10]).astype(int)
+    # same buckets; a value on a bucket edge may land one bucket over (float noise between batchings)
+    diff = np.abs(np.load(q8).astype(int) - expected)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+
+
+def test_failure_after_first_chunk_leaves_no_output(run, texts, tmp_path):
+    src = tmp_path / "texts.txt"
+    src.write_text("\n".join(texts[:8]) + "\n\n" + texts[8] + "\n", encoding="utf-8")
+    out = tmp_path / "emb.npy"
+    result = run("encode", "-m", MODEL, "-i", src, "-o", out, "--chunk-size", "3")
+    assert result.exit_code == 2 and "line 9" in _error_line(result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["texts.txt"]
+
+
 def test_encode_jsonl_to_jsonl_keeps_order_and_ids(run, texts, encoder, tmp_path):
     src = tmp_path / "texts.jsonl"
     rows = [{"id": f"s{i}", "text": t, "other": i} for i, t in enumerate(texts[:10])]

@@ -152,3 +152,28 @@ def test_prefix_mask_methods_agree_unless_tokens_merge(tiny_utu: Path) -> None:
     _, skip_o = by_offsets._tokenize([text], merged_prefix, 64, True)
     _, skip_c = by_count._tokenize([text], merged_prefix, 64, True)
     assert skip_o[0] < skip_c[0]
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_mask_paths_agree(tiny_utu: Path, causal: bool) -> None:
+    """Unpadded, right-padded and left-padded inputs give the same hidden states on real tokens."""
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(tiny_utu).eval()
+    ids = torch.tensor([[0, 11, 12, 13, 14]])
+    pad = 1
+    with torch.no_grad():
+        alone = model(input_ids=ids, is_causal=causal).last_hidden_state[0]
+        right = model(
+            input_ids=torch.tensor([[0, 11, 12, 13, 14, pad, pad], [0, 5, 6, 7, 8, 9, 10]]),
+            attention_mask=torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1] * 7]),
+            is_causal=causal,
+        ).last_hidden_state[0, :5]
+        left = model(
+            input_ids=torch.tensor([[pad, pad, 0, 11, 12, 13, 14]]),
+            attention_mask=torch.tensor([[0, 0, 1, 1, 1, 1, 1]]),
+            position_ids=torch.tensor([[0, 0, 0, 1, 2, 3, 4]]),
+            is_causal=causal,
+        ).last_hidden_state[0, 2:]
+    torch.testing.assert_close(right, alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(left, alone, atol=1e-5, rtol=1e-5)

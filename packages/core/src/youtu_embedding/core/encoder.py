@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from youtu_embedding.core.batching import plan_batches
 from youtu_embedding.core.errors import InputTooLongError, InvalidArgumentError
+from youtu_embedding.core.fastpaths import QUANTIZATION_CHOICES, describe_fast_paths, quantize_int8
 from youtu_embedding.core.loading import LoadedModel, load_model
 from youtu_embedding.core.pooling import PoolingStrategy, get_pooling
 from youtu_embedding.core.prompts import (
@@ -23,6 +24,7 @@ from youtu_embedding.core.prompts import (
 )
 from youtu_embedding.core.quantization import check_precision, quantize_embeddings
 from youtu_embedding.core.similarity import SIMILARITY_FUNCTIONS, similarity
+from youtu_embedding.core.streaming import NpyStreamWriter, chunked
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_BATCH_TOKENS = 16384
@@ -72,6 +74,8 @@ class Encoder:
         batch_size / max_batch_tokens: default batch limits (items, padded tokens).
         trust_remote_code: allow a checkpoint's own Python code (off by default).
         allow_pickle: allow non-safetensors weights (loaded with ``weights_only``; off by default).
+        num_threads: CPU threads for torch (default: torch's choice, or YOUTU_EMBED_NUM_THREADS).
+        quantization: ``"int8"`` for dynamic int8 quantisation of linear layers (CPU fast path).
     """
 
     def __init__(
@@ -97,8 +101,11 @@ class Encoder:
         local_files_only: bool | None = None,
         token: str | bool | None = None,
         num_threads: int | None = None,
+        quantization: str | None = None,
     ) -> None:
         _positive("batch_size", batch_size)
+        if quantization is not None and quantization not in QUANTIZATION_CHOICES:
+            raise InvalidArgumentError("quantization", f"unknown quantization '{quantization}'", QUANTIZATION_CHOICES)
         _positive("max_batch_tokens", max_batch_tokens)
         _positive("max_length", max_length)
         if prefix_mask not in PREFIX_MASK_METHODS:
@@ -118,6 +125,10 @@ class Encoder:
             token=token,
             num_threads=num_threads,
         )
+        self.quantization = quantization
+        self._requested_dtype = dtype
+        if quantization == "int8":
+            self.loaded.model = quantize_int8(self.loaded.model, self.loaded.device)  # type: ignore[assignment]
         layout = self.loaded.layout
         self.pooling_name = pooling or layout.pooling
         self._pooling: PoolingStrategy = get_pooling(self.pooling_name)
@@ -184,6 +195,10 @@ class Encoder:
             "similarity_fn_name": self.similarity_fn_name,
             "sentence_transformers_layout": self.loaded.layout.is_sentence_transformers,
             "torch_threads": torch.get_num_threads(),
+            "quantization": self.quantization,
+            "fast_paths": describe_fast_paths(
+                self.loaded.model, self.device, self.loaded.dtype, self.quantization, self._requested_dtype
+            ),
         }
 
     # -- tokenisation -----------------------------------------------------------------------
@@ -342,6 +357,43 @@ class Encoder:
         input_ids, attention = input_ids.to(self.device), attention.to(self.device)
         hidden = self.model(input_ids=input_ids, attention_mask=attention, return_dict=True).last_hidden_state
         return pool(hidden.float(), pool_mask.to(self.device))
+
+    def encode_iter(
+        self, texts: Iterable[str], *, chunk_size: int = 4096, **kwargs: Any
+    ) -> Iterator[np.ndarray | torch.Tensor]:
+        """Embed a (possibly huge or lazy) iterable chunk by chunk; yields one array per chunk.
+
+        Memory stays bounded by the chunk size, whatever the corpus size. ``kwargs`` are those of
+        :meth:`encode`; instruction/precision/... apply to every chunk. int8/uint8 precision needs
+        ``ranges`` or ``calibration_embeddings`` so that all chunks share the same buckets.
+        """
+        _positive("chunk_size", chunk_size)
+        if (
+            kwargs.get("precision", "float32") in ("int8", "uint8")
+            and kwargs.get("ranges") is None
+            and kwargs.get("calibration_embeddings") is None
+        ):
+            raise InvalidArgumentError("ranges", "chunked int8/uint8 output needs ranges or calibration_embeddings")
+        for chunk in chunked(texts, chunk_size):
+            yield self.encode(chunk, **kwargs)
+
+    def encode_to_npy(
+        self, texts: Iterable[str], path: str | os.PathLike[str], *, chunk_size: int = 4096, **kwargs: Any
+    ) -> int:
+        """Embed an iterable into an ``.npy`` file incrementally (bounded memory); returns the row count.
+
+        The file appears under its name only when complete (written as ``<path>.partial`` first).
+        """
+        show = kwargs.pop("show_progress", None)
+        with (
+            NpyStreamWriter(path) as writer,
+            tqdm(desc="Encoding", unit="text", disable=None if show is None else not show) as bar,
+        ):
+            for block in self.encode_iter(texts, chunk_size=chunk_size, show_progress=False, **kwargs):
+                writer.append(np.asarray(block))
+                bar.update(len(block))
+            writer.close(dim=kwargs.get("truncate_dim") or self.dimension, dtype=np.float32)
+        return writer.rows
 
     def encode_queries(self, texts: Sequence[str] | str, **kwargs: Any) -> np.ndarray | torch.Tensor:
         """Embed queries: the model's ``query`` prompt unless a prompt or instruction is given."""

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from youtu_embedding.core.cli.io import (
+    EmbeddingWriter,
+    ReadResult,
     Record,
     check_output_path,
+    iter_records,
     read_corpus,
     read_records,
     snippet,
-    write_embeddings,
 )
 from youtu_embedding.core.cli.options import (
     AllowPickleOption,
@@ -93,13 +95,27 @@ def encode(
     skip_empty: Annotated[bool, typer.Option("--skip-empty", help="Skip blank lines (and report how many).")] = False,
     trust_remote_code: TrustRemoteCodeOption = False,
     allow_pickle: AllowPickleOption = False,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="Texts read, embedded and written per step (bounds memory).")
+    ] = 8192,
+    quantization: Annotated[
+        str | None, typer.Option("--quantization", help="'int8': dynamic int8 linear layers (CPU fast path).")
+    ] = None,
 ) -> None:
-    """Embed the texts of a file and write the embeddings (rows in input order)."""
+    """Embed the texts of a file and write the embeddings (rows in input order).
+
+    The file is read and embedded chunk by chunk (``--chunk-size`` texts), and the output written
+    incrementally, so memory does not grow with the corpus. For int8/uint8 output the quantisation
+    ranges are calibrated on the first chunk and shared by all chunks.
+    """
+    from youtu_embedding.core.quantization import check_precision
+    from youtu_embedding.core.streaming import chunked
+
     start = time.perf_counter()
     check_output_path(output)
-    read = read_records(input_file, text_field=text_field, empty="skip" if skip_empty else "error")
-    if read.skipped:
-        stderr_line(f"skipped {read.skipped} empty line(s) of {input_file}")
+    check_precision(precision)
+    read = ReadResult([])
+    records = iter_records(input_file, text_field=text_field, empty="skip" if skip_empty else "error", result=read)
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
     encoder = load_encoder(
         model,
@@ -111,23 +127,48 @@ def encode(
         batch_size=batch_size,
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
+        quantization=quantization,
     )
-    embeddings = _encode_records(
-        encoder,
-        read.records,
-        truncate=not no_truncate,
-        normalize=False if no_normalize else None,
-        truncate_dim=truncate_dim,
-        precision=precision,
-        show_progress=True,
-        **prompts,
+    options: dict[str, Any] = dict(
+        truncate=not no_truncate, normalize=False if no_normalize else None, truncate_dim=truncate_dim, **prompts
     )
-    write_embeddings(output, embeddings, read.records)
-    shape = "x".join(str(n) for n in embeddings.shape)
+    writer = EmbeddingWriter(output)
+    out_dtype: Any = None
+    width = truncate_dim or encoder.dimension
+    try:
+        with progress_bar(desc="Encoding", unit="text") as bar:
+            for chunk in chunked(records, chunk_size):
+                floats = _encode_records(encoder, chunk, show_progress=False, **options)
+                if precision in ("int8", "uint8") and "calibration_embeddings" not in options:
+                    options["calibration_embeddings"] = floats  # shared ranges for every chunk
+                block = floats if precision == "float32" else quantize(floats, precision, options)
+                out_dtype, width = block.dtype, block.shape[1]
+                writer.write(block, chunk)
+                bar.update(len(chunk))
+        writer.close(dim=width, dtype=out_dtype or "float32")
+    except BaseException:
+        writer.abort()
+        raise
+    if read.skipped:
+        stderr_line(f"skipped {read.skipped} empty line(s) of {input_file}")
     stderr_line(
-        f"encoded {len(read.records)} texts from {input_file} -> {output} "
-        f"(shape {shape}, {embeddings.dtype}) in {time.perf_counter() - start:.2f}s"
+        f"encoded {writer.rows} texts from {input_file} -> {output} "
+        f"(shape {writer.rows}x{width}, {out_dtype or 'float32'}) in {time.perf_counter() - start:.2f}s"
     )
+
+
+def quantize(floats: np.ndarray, precision: str, options: dict[str, Any]) -> np.ndarray:
+    """Quantise a float chunk with the ranges calibrated on the first chunk."""
+    from youtu_embedding.core.quantization import quantize_embeddings
+
+    return quantize_embeddings(floats, precision, calibration_embeddings=options.get("calibration_embeddings"))
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """A tqdm progress bar on stderr (hidden when stderr is not a terminal)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=None, **kwargs)
 
 
 def _texts_of(values: list[str] | None, file: Path | None, argument: str) -> list[Record]:

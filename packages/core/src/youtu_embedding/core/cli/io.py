@@ -3,7 +3,7 @@
 Inputs (:func:`read_records`): ``.txt`` (one text per line), ``.jsonl`` (a ``text`` field, optional
 ``_id``/``id`` and ``title``) and ``.csv`` (a ``text`` column, same optional columns). Corpora
 (:func:`read_corpus`) are one of those files or a folder of ``*.txt``/``*.md`` documents and
-``*.jsonl`` files. Outputs (:func:`write_embeddings`): ``.npy`` or ``.jsonl``.
+``*.jsonl`` files. Outputs (:class:`EmbeddingWriter`): ``.npy`` or ``.jsonl``.
 
 Every problem names the file and the line: nothing is skipped silently.
 """
@@ -194,14 +194,77 @@ def read_records(
             ``skip`` (drop it and count it in :attr:`ReadResult.skipped`) or ``keep``.
         argument: the option name used in error messages.
     """
-    check_input_path(path, argument)
     result = ReadResult([])
+    result.records.extend(iter_records(path, text_field=text_field, empty=empty, argument=argument, result=result))
+    return result
+
+
+def iter_records(
+    path: Path,
+    *,
+    text_field: str = "text",
+    empty: EmptyPolicy = "error",
+    argument: str = "input",
+    result: ReadResult | None = None,
+) -> Iterator[Record]:
+    """Like :func:`read_records` but lazy (bounded memory); skipped lines are counted in `result`."""
+    check_input_path(path, argument)
     for record in _iter_file(path, text_field, argument):
         if _empty(record, empty, argument):
-            result.skipped += 1
+            if result is not None:
+                result.skipped += 1
         else:
-            result.records.append(record)
-    return result
+            yield record
+
+
+class EmbeddingWriter:
+    """Writes embeddings chunk by chunk (``.npy`` or ``.jsonl``), rows in input order.
+
+    Output goes to ``<path>.partial`` and is moved into place by :meth:`close`; :meth:`abort`
+    removes it, so a failed run never leaves a truncated file under the requested name.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.suffix = _suffix(path, OUTPUT_SUFFIXES, "output")
+        self.path = path
+        self.rows = 0
+        if self.suffix == ".npy":
+            from youtu_embedding.core.streaming import NpyStreamWriter
+
+            self._npy: Any = NpyStreamWriter(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._partial = path.with_name(path.name + ".partial")
+            self._handle = self._partial.open("w", encoding="utf-8")
+
+    def write(self, embeddings: np.ndarray, records: Sequence[Record]) -> None:
+        """Append the embeddings of `records` (same order)."""
+        if self.suffix == ".npy":
+            self._npy.append(embeddings)
+        else:
+            for offset, (row, record) in enumerate(zip(embeddings, records, strict=True)):
+                item: dict[str, Any] = {"index": self.rows + offset}
+                if record.id is not None:
+                    item["id"] = record.id
+                item["embedding"] = row.tolist()
+                self._handle.write(json.dumps(item) + "\n")
+        self.rows += len(records)
+
+    def close(self, dim: int, dtype: Any) -> None:
+        """Finish the file (an empty input gives a ``(0, dim)`` array or an empty ``.jsonl``)."""
+        if self.suffix == ".npy":
+            self._npy.close(dim=dim, dtype=dtype)
+        else:
+            self._handle.close()
+            self._partial.replace(self.path)
+
+    def abort(self) -> None:
+        """Remove the partial output."""
+        if self.suffix == ".npy":
+            self._npy.abort()
+        else:
+            self._handle.close()
+            self._partial.unlink(missing_ok=True)
 
 
 def _visible_files(folder: Path) -> list[Path]:
@@ -256,31 +319,8 @@ def _with_id(record: Record, default: str) -> Record:
     return Record(record.text, default, record.title, record.line, record.source)
 
 
-def write_embeddings(path: Path, embeddings: np.ndarray, records: Sequence[Record] | None = None) -> None:
-    """Write embeddings, rows in input order.
-
-    ``.npy``: the matrix as is. ``.jsonl``: one ``{"index", "embedding"}`` object per row, plus
-    ``"id"`` when the input record had one. Parent folders are created.
-    """
-    import numpy as np
-
-    suffix = _suffix(path, OUTPUT_SUFFIXES, "output")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".npy":
-        np.save(path, embeddings)
-        return
-    with path.open("w", encoding="utf-8") as handle:
-        for index, row in enumerate(embeddings):
-            item: dict[str, Any] = {"index": index}
-            record_id = records[index].id if records is not None else None
-            if record_id is not None:
-                item["id"] = record_id
-            item["embedding"] = row.tolist()
-            handle.write(json.dumps(item) + "\n")
-
-
 def read_embeddings_jsonl(path: Path) -> tuple[np.ndarray, list[str | None]]:
-    """Read back a ``.jsonl`` written by :func:`write_embeddings`: the matrix and the ids."""
+    """Read back a ``.jsonl`` written by :class:`EmbeddingWriter`: the matrix and the ids."""
     import numpy as np
 
     rows, ids = [], []

@@ -91,6 +91,7 @@ def load_encoder(
     template: str | None = None,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    quantization: str | None = None,
 ) -> Encoder:
     """Load an :class:`~youtu_embedding.core.Encoder` from command-line option values (imports torch lazily)."""
     from youtu_embedding.core.encoder import DEFAULT_BATCH_SIZE, Encoder
@@ -107,6 +108,7 @@ def load_encoder(
         template=template or "youtu",
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
+        quantization=quantization,
     )
 
 

@@ -138,7 +138,7 @@ class UtuAttention(nn.Module):
             v,
             attn_mask=attn_mask,
             dropout_p=self.attention_dropout if self.training else 0.0,
-            is_causal=is_causal and attn_mask is None,
+            is_causal=is_causal,
             scale=self.scaling,
         )
         out = out.transpose(1, 2).reshape(bsz, seq_len, self.num_heads * self.head_dim)
@@ -192,23 +192,26 @@ class UtuPreTrainedModel(PreTrainedModel):
             init.copy_(module.inv_freq, module.compute_inv_freq()[0])
 
 
-def build_attention_mask(
-    attention_mask: torch.Tensor | None, is_causal: bool, dtype_device: torch.Tensor
-) -> torch.Tensor | None:
-    """Boolean SDPA mask (True = may attend) of shape (B, 1, T, T), or None when no padding.
+def build_attention_mask(attention_mask: torch.Tensor | None, is_causal: bool) -> tuple[torch.Tensor | None, bool]:
+    """SDPA arguments ``(attn_mask, is_causal)`` for a padding mask, never materialising (T, T) when avoidable.
 
-    The diagonal is always allowed so that padded query rows never become all-masked (NaN).
+    * no padding: no mask (SDPA's flash kernel, causal flag as requested);
+    * bidirectional: a key-padding mask of shape (B, 1, 1, T), which SDPA broadcasts without a (T, T) tensor;
+    * causal with right padding: no mask at all - the causal flag already hides the trailing padding from
+      every real token, and padded rows are never pooled;
+    * causal with other padding: an explicit (B, 1, T, T) mask whose diagonal is always allowed (no NaN rows).
     """
     if attention_mask is None or bool(attention_mask.all()):
-        return None
-    keys = attention_mask.to(device=dtype_device.device, dtype=torch.bool)[:, None, None, :]
+        return None, is_causal
+    keys = attention_mask.to(torch.bool)
+    if not is_causal:
+        return keys[:, None, None, :], False
+    if bool((keys[:, 1:] <= keys[:, :-1]).all()):  # right padding
+        return None, True
     seq_len = keys.shape[-1]
+    tril = torch.ones(seq_len, seq_len, dtype=torch.bool, device=keys.device).tril()
     eye = torch.eye(seq_len, dtype=torch.bool, device=keys.device)
-    if is_causal:
-        allowed = keys & torch.ones(seq_len, seq_len, dtype=torch.bool, device=keys.device).tril()
-    else:
-        allowed = keys.expand(-1, 1, seq_len, -1)
-    return allowed | eye
+    return (keys[:, None, None, :] & tril) | eye, False
 
 
 class UtuModel(UtuPreTrainedModel):
@@ -262,7 +265,7 @@ class UtuModel(UtuPreTrainedModel):
         seq_len = inputs_embeds.shape[1]
         if position_ids is None:
             position_ids = torch.arange(seq_len, device=inputs_embeds.device).unsqueeze(0)  # type: ignore[assignment]
-        attn_mask = build_attention_mask(attention_mask, causal, inputs_embeds)
+        attn_mask, sdpa_causal = build_attention_mask(attention_mask, causal)
 
         hidden_states = inputs_embeds
         position_embeddings = self.rotary_emb(hidden_states, position_ids)
@@ -270,7 +273,7 @@ class UtuModel(UtuPreTrainedModel):
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden.append(hidden_states)
-            hidden_states = layer(hidden_states, position_embeddings, attn_mask, causal)
+            hidden_states = layer(hidden_states, position_embeddings, attn_mask, sdpa_causal)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden.append(hidden_states)
