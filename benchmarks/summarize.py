@@ -22,15 +22,18 @@ def summarize(data: dict) -> str:
         f"Machine: {machine.get('cpu', {}).get('brand_raw', '?')}, {machine.get('cpu', {}).get('count', '?')} cores; "
         f"Python {machine.get('python_version', '?')}",
         "",
-        "| group | benchmark | mean (s) | speed-up vs baseline |",
-        "|---|---|---|---|",
+        "| group | benchmark | mean (s) | speed-up vs baseline | notes |",
+        "|---|---|---|---|---|",
     ]
     for group, benches in sorted(groups.items()):
         base = next((b for b in benches if "baseline" in b["name"]), None)
         for b in sorted(benches, key=lambda b: b["name"]):
             mean = b["stats"]["mean"]
             ratio = f"{base['stats']['mean'] / mean:.2f}x" if base else "n/a"
-            lines.append(f"| {group} | {b['name']} | {mean:.3f} | {ratio} |")
+            notes = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in b.get("extra_info", {}).items()
+            )
+            lines.append(f"| {group} | {b['name']} | {mean:.3f} | {ratio} | {notes} |")
     return "\n".join(lines) + "\n"
 
 

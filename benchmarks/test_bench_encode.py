@@ -33,6 +33,51 @@ def test_minilm_sentence_transformers_baseline(benchmark, minilm: Encoder, mixed
 def test_minilm_core(benchmark, minilm: Encoder, mixed_texts: list[str]) -> None:
     out = benchmark.pedantic(lambda: minilm.encode(mixed_texts, batch_size=32), rounds=3, iterations=1, warmup_rounds=1)
     assert out.shape == (len(mixed_texts), 384)
+    benchmark.extra_info.update(roofline(minilm, mixed_texts, benchmark.stats.stats.mean, torch.float32))
+
+
+@pytest.mark.benchmark(group="minilm-mixed")
+def test_minilm_core_bf16(benchmark, minilm: Encoder, mixed_texts: list[str]) -> None:
+    enc = Encoder("all-MiniLM-L6-v2", device="cpu", dtype="bfloat16")
+    out = benchmark.pedantic(lambda: enc.encode(mixed_texts, batch_size=32), rounds=3, iterations=1, warmup_rounds=1)
+    cosine = (out * minilm.encode(mixed_texts)).sum(1).min()
+    benchmark.extra_info.update(
+        min_cosine_to_fp32=float(cosine), **roofline(enc, mixed_texts, benchmark.stats.stats.mean, torch.bfloat16)
+    )
+
+
+@pytest.mark.benchmark(group="minilm-mixed")
+def test_minilm_core_int8(benchmark, minilm: Encoder, mixed_texts: list[str]) -> None:
+    enc = Encoder("all-MiniLM-L6-v2", device="cpu", quantization="int8")
+    out = benchmark.pedantic(lambda: enc.encode(mixed_texts, batch_size=32), rounds=3, iterations=1, warmup_rounds=1)
+    benchmark.extra_info["mean_cosine_to_fp32"] = float((out * minilm.encode(mixed_texts)).sum(1).mean())
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """Measured FLOP/s of an n x n matmul in `dtype` on this machine (best of `repeats`)."""
+    import time
+
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def roofline(enc: Encoder, texts: list[str], seconds: float, dtype: torch.dtype) -> dict[str, float]:
+    """Achieved model FLOP/s (linear layers + attention, real token counts) as a fraction of the matmul peak."""
+    cfg = enc.model.config
+    d, ffn, layers = cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers
+    flops = 0.0
+    for ids in enc.tokenize(texts):
+        t = len(ids)
+        flops += layers * (2 * t * (4 * d * d + 2 * d * ffn) + 4 * t * t * d)
+    achieved = flops / seconds
+    peak = matmul_peak(dtype)
+    return {"achieved_gflops": achieved / 1e9, "peak_gflops": peak / 1e9, "fraction_of_peak": achieved / peak}
 
 
 @pytest.fixture(scope="module")
