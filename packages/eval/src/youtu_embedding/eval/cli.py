@@ -1,0 +1,167 @@
+"""``youtu-embed eval`` and ``youtu-embed eval-report`` (added through the ``register_commands`` hook)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from youtu_embedding.core.cli.options import (
+    AttentionOption,
+    DeviceOption,
+    DType,
+    DTypeOption,
+    MaxLengthOption,
+    ModelOption,
+    TrustRemoteCodeOption,
+    stderr_line,
+)
+from youtu_embedding.core.errors import InvalidArgumentError
+
+
+def _split_names(values: list[str] | None) -> list[str]:
+    return [name.strip() for value in values or [] for name in value.split(",") if name.strip()]
+
+
+def _instruction_overrides(values: list[str] | None) -> dict[str, str]:
+    overrides = {}
+    for value in values or []:
+        task, sep, text = value.partition("=")
+        if not sep or not task.strip():
+            raise InvalidArgumentError("instruction", f"expected TASK=TEXT, got {value!r}")
+        overrides[task.strip()] = text
+    return overrides
+
+
+def _print_summary(run) -> None:  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.table import Table
+
+    from youtu_embedding.eval.results import overall_means, type_means
+
+    table = Table(title=f"results in {run.output}")
+    for column in ("task", "type", "metric", "score", "instruction"):
+        table.add_column(column, justify="right" if column == "score" else "left")
+    for s in sorted(run.scores.values(), key=lambda s: (s.task_type, s.task_name)):
+        table.add_row(s.task_name, s.task_type, s.main_metric, f"{s.main_score:.2f}", (s.instruction or "-")[:60])
+    for label, value in {**type_means(run.scores.values()), **overall_means(run.scores.values())}.items():
+        table.add_row(label, "", "", f"{value:.2f}", "", style="bold")
+    Console().print(table)
+
+
+def eval_command(
+    model: ModelOption,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Folder searched (any depth) for task folders with a meta.json.")
+    ] = None,
+    tasks: Annotated[
+        list[str] | None, typer.Option("--tasks", "-t", help="Registered mteb tasks (comma-separated or repeated).")
+    ] = None,
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", "-b", help='Registered mteb benchmark, e.g. "MTEB(cmn, v1)" (C-MTEB).')
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Output folder (default: results/<model name>).")
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline", help="Results folder, or 'youtu-embedding-v1' (released scores), to compare against."
+        ),
+    ] = None,
+    template: Annotated[
+        str,
+        typer.Option("--template", help="Instruction template; auto = youtu for utu models, none otherwise."),
+    ] = "auto",
+    instruction: Annotated[
+        list[str] | None, typer.Option("--instruction", help="TASK=TEXT: override a task's instruction (repeatable).")
+    ] = None,
+    max_samples: Annotated[
+        int | None, typer.Option("--max-samples", help="Subsample local splits to N rows/queries (quick checks).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling and evaluation seed.")] = 42,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per batch.")] = 32,
+    max_batch_tokens: Annotated[
+        int | None, typer.Option("--max-batch-tokens", help="Padded tokens per batch (default 16384).")
+    ] = None,
+    max_length: MaxLengthOption = None,
+    dtype: DTypeOption = DType.auto,
+    device: DeviceOption = "auto",
+    attention: AttentionOption = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option("--cache-dir", help="Embeddings cache folder (default ~/.cache/youtu-embedding/eval)."),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embeddings cache.")] = False,
+    online: Annotated[
+        bool, typer.Option("--online", help="Let registered tasks download missing datasets (default: cache only).")
+    ] = False,
+    trust_remote_code: TrustRemoteCodeOption = False,
+) -> None:
+    """Evaluate a model on local task folders and/or registered mteb (C-MTEB) tasks; write results and a report."""
+    import re
+
+    from youtu_embedding.eval.runner import evaluate
+
+    task_names = _split_names(tasks)
+    if data_dir is None and not task_names and not benchmark:
+        raise InvalidArgumentError("tasks", "give --data-dir, --tasks or --benchmark")
+    if output is None:
+        output = Path("results") / re.sub(r"[^\w.\-]+", "__", model.strip("/"))
+    run = evaluate(
+        model,
+        data_dir=data_dir,
+        tasks=task_names,
+        benchmark=benchmark,
+        output=output,
+        template=template,
+        instructions=_instruction_overrides(instruction),
+        baseline=baseline,
+        max_samples=max_samples,
+        seed=seed,
+        batch_size=batch_size,
+        cache_dir=cache_dir,
+        use_cache=not no_cache,
+        offline=not online,
+        encoder_kwargs={
+            "device": device,
+            "dtype": dtype.value,
+            "attention": attention.value if attention else None,
+            "max_length": max_length,
+            "trust_remote_code": trust_remote_code,
+            **({"max_batch_tokens": max_batch_tokens} if max_batch_tokens else {}),
+        },
+    )
+    _print_summary(run)
+    if run.cache_hits or run.cache_misses:
+        stderr_line(f"embeddings cache: {run.cache_hits} hits, {run.cache_misses} misses")
+    if run.report:
+        stderr_line(f"report: {run.report.markdown}, {run.report.html}, {run.report.plot}")
+
+
+def eval_report_command(
+    results: Annotated[Path, typer.Option("--results", "-r", help="A results folder (ours or plain mteb).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Report folder (default: the results folder).")
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Results folder or 'youtu-embedding-v1' to compare against.")
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Report title.")] = None,
+) -> None:
+    """Write the report (Markdown, HTML, PNG) of an existing results folder, optionally against a baseline."""
+    from youtu_embedding.eval.baselines import load_baseline
+    from youtu_embedding.eval.report import write_report
+    from youtu_embedding.eval.results import read_results_folder
+
+    scores = read_results_folder(results)
+    if not scores:
+        raise InvalidArgumentError("results", f"no task result files in '{results}'")
+    files = write_report(
+        scores,
+        output or results,
+        baseline=load_baseline(baseline) if baseline else None,
+        title=title or f"Results in {results}",
+    )
+    stderr_line(f"report: {files.markdown}, {files.html}, {files.plot}")
