@@ -1,0 +1,122 @@
+"""``YoutuEmbedding``: LlamaIndex ``BaseEmbedding`` over :class:`youtu_embedding.core.Encoder`.
+
+LlamaIndex embeds queries through ``_get_query_embedding`` and nodes through
+``_get_text_embedding(s)``: queries get the model's ``query`` prompt (or ``instruction`` /
+``task``), texts the ``document`` prompt (for symmetric tasks the task's instruction too).
+Instruction tokens are attended to but excluded from pooling, as in the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from pydantic import Field, PrivateAttr
+
+DEFAULT_MODEL = "Youtu-RAG/Youtu-Embedding-V1"
+
+
+class YoutuEmbedding(BaseEmbedding):
+    """LlamaIndex embedding model backed by the Youtu-Embedding core encoder.
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.core import Settings, VectorStoreIndex
+            from youtu_embedding.llamaindex import YoutuEmbedding
+
+            Settings.embed_model = YoutuEmbedding(model_name="Youtu-RAG/Youtu-Embedding-V1")
+            index = VectorStoreIndex(nodes)
+            index.as_retriever(similarity_top_k=3).retrieve("What's the weather like?")
+
+    The model loads on first use; ``encoder`` shares an already loaded
+    :class:`~youtu_embedding.core.Encoder`.
+    """
+
+    model_name: str = Field(default=DEFAULT_MODEL, description="Model directory, Hugging Face id or alias.")
+    device: str = "auto"
+    dtype: str = "auto"
+    instruction: str | None = Field(default=None, description="Query-side instruction (rendered by `template`).")
+    task: str | None = Field(default=None, description="A task of `template`'s table, e.g. T2Retrieval.")
+    template: str = "youtu"
+    max_length: int | None = Field(default=None, gt=0)
+    encoder_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    _encoder: Any = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, encoder: Any = None, **kwargs: Any) -> None:
+        if encoder is not None:
+            kwargs.setdefault("model_name", str(encoder.loaded.model_id))
+        super().__init__(**kwargs)
+        self._encoder = encoder
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "YoutuEmbedding"
+
+    @property
+    def encoder(self) -> Any:
+        """The core :class:`~youtu_embedding.core.Encoder` (loaded on first use)."""
+        with self._lock:
+            if self._encoder is None:
+                from youtu_embedding.core import Encoder
+
+                self._encoder = Encoder(
+                    self.model_name,
+                    device=self.device,
+                    dtype=self.dtype,
+                    template=self.template,
+                    batch_size=self.embed_batch_size,
+                    max_length=self.max_length,
+                    **self.encoder_kwargs,
+                )
+            return self._encoder
+
+    def _query_kwargs(self) -> dict[str, Any]:
+        if self.task is not None:
+            return {"task": self.task, "template": self.template}
+        if self.instruction is not None:
+            return {"instruction": self.instruction, "template": self.template}
+        return {}
+
+    def _text_kwargs(self) -> dict[str, Any]:
+        if self.task is not None:
+            from youtu_embedding.core.templates import get_template
+
+            tmpl = get_template(self.template)
+            if tmpl.task(self.task).prompt_documents:
+                return {"task": self.task, "template": self.template}
+            return {"prompt": tmpl.document_prefix()}
+        return {}
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self.encoder.encode_queries([query], **self._query_kwargs())[0].tolist()
+
+    def get_query_embedding_batch(self, queries: list[str]) -> list[Embedding]:
+        """Embed many queries in one batched call (LlamaIndex itself embeds queries one at a time).
+
+        Pass the vectors to a retriever with ``QueryBundle(query_str, embedding=vector)``.
+        """
+        if not queries:
+            return []
+        return self.encoder.encode_queries(list(queries), **self._query_kwargs()).tolist()
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self._get_text_embeddings([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        if not texts:
+            return []
+        return self.encoder.encode_documents(list(texts), **self._text_kwargs()).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return await asyncio.to_thread(self._get_query_embedding, query)
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return await asyncio.to_thread(self._get_text_embedding, text)
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return await asyncio.to_thread(self._get_text_embeddings, texts)

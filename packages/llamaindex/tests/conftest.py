@@ -1,0 +1,3 @@
+"""Fixtures of the youtu-embedding-llamaindex tests."""
+
+from youtu_embedding.core.pytest_fixtures import *  # noqa: F403
