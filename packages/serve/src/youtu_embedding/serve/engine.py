@@ -1,0 +1,270 @@
+"""The model side of the service: tokenisation, forward passes and post-processing of one encoder.
+
+The scheduler batches rows of token ids from many requests; this module turns texts into those
+rows (with the same prefix handling as :meth:`Encoder.encode`), runs a batch through the network
+and finishes a request's rows exactly as the core does (truncate dimensions, then normalise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from youtu_embedding.core import Encoder
+from youtu_embedding.core.errors import InvalidArgumentError
+from youtu_embedding.core.prompts import (
+    count_prefix_tokens,
+    leading_special_tokens,
+    offset_prefix_tokens,
+    resolve_prefix,
+)
+
+RIGHT, LEFT = "right", "left"
+
+
+@dataclass
+class Tokenized:
+    """Token rows of one request: ids per input, leading tokens that pooling skips, character count."""
+
+    ids: list[list[int]]
+    skips: list[int]
+    chars: int = 0
+    tokenization_ns: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(r) for r in self.ids)
+
+
+@dataclass
+class TokenPiece:
+    """One token of a tokenised input, for the Tokenize RPCs."""
+
+    id: int
+    text: str
+    special: bool
+    start: int | None = None
+    stop: int | None = None
+    pooled: bool = True
+
+
+@dataclass
+class TokenizedText:
+    tokens: list[TokenPiece] = field(default_factory=list)
+
+
+def _field(argument: str, field_name: str) -> str:
+    """Rename the core's ``texts[i]`` into the wire field name (``inputs[i]``)."""
+    return field_name + argument[len("texts") :] if argument.startswith("texts") else argument
+
+
+class Engine:
+    """An :class:`Encoder` plus the per-row operations the scheduler needs.
+
+    ``tokenize`` must run on one thread at a time (transformers' fast tokenizers mutate their
+    truncation state per call); ``forward_*`` run on the inference thread.
+    """
+
+    def __init__(self, encoder: Encoder, *, max_input_length: int | None = None) -> None:
+        self.encoder = encoder
+        model_max = encoder.max_length
+        if max_input_length is not None and max_input_length > model_max:
+            raise InvalidArgumentError(
+                "max_input_length", f"{max_input_length} is larger than the model's maximum length {model_max}"
+            )
+        self.max_input_length = max_input_length or model_max
+        self.dimension = encoder.dimension
+        self._leading_specials = leading_special_tokens(encoder.tokenizer)
+
+    # -- request validation --------------------------------------------------------------------
+    def resolve_prefix(
+        self, *, prompt_name: str | None = None, instruction: str | None = None, template: str | None = None
+    ) -> str:
+        """The text prefix of a request (a model prompt or a rendered instruction)."""
+        enc = self.encoder
+        return resolve_prefix(
+            enc.prompts,
+            prompt_name=prompt_name,
+            instruction=instruction,
+            template=template or enc.template,
+            default_prompt_name=enc.default_prompt_name,
+        )
+
+    def check_dimensions(self, dimensions: int | None, field_name: str = "dimensions") -> int:
+        """The output dimension of a request (``None``: the model's)."""
+        if dimensions is None:
+            return self.dimension
+        if dimensions <= 0 or dimensions > self.dimension:
+            raise InvalidArgumentError(
+                field_name, f"must be between 1 and the model dimension {self.dimension}, got {dimensions}"
+            )
+        return dimensions
+
+    @staticmethod
+    def check_inputs(texts: list[str], field_name: str = "inputs", limit: int | None = None) -> None:
+        """Reject an empty list, too many inputs, and empty or whitespace-only texts."""
+        if not texts:
+            raise InvalidArgumentError(field_name, "is empty; send at least one input")
+        if limit is not None and len(texts) > limit:
+            raise InvalidArgumentError(field_name, f"has {len(texts)} inputs, more than max_client_batch_size={limit}")
+        for i, text in enumerate(texts):
+            if not text.strip():
+                name = f"{field_name}[{i}]" if len(texts) > 1 or field_name.endswith("s") else field_name
+                raise InvalidArgumentError(name, "is empty or whitespace only; empty texts have no tokens to embed")
+
+    # -- tokenisation (tokenizer thread) ---------------------------------------------------------
+    def tokenize(
+        self, texts: list[str], prefix: str, *, truncate: bool, direction: str = RIGHT, field_name: str = "inputs"
+    ) -> Tokenized:
+        """Token ids of ``prefix + text`` per text and the leading tokens pooling skips."""
+        max_length = self.max_input_length
+        try:
+            if direction == RIGHT or not truncate:
+                ids, skips = self.encoder._tokenize(texts, prefix, max_length, truncate)
+            else:
+                ids, skips = self._tokenize_left(texts, prefix, max_length)
+        except InvalidArgumentError as exc:
+            message = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+            message = message.replace("max_length=", "max_input_length=").replace("truncate=True", "truncate=true")
+            raise InvalidArgumentError(_field(exc.argument, field_name), message) from None
+        return Tokenized(ids, skips, chars=sum(len(prefix) + len(t) for t in texts))
+
+    def _tokenize_left(self, texts: list[str], prefix: str, max_length: int) -> tuple[list[list[int]], list[int]]:
+        """Like ``Encoder._tokenize`` but keeping the end of over-long texts (special tokens kept)."""
+        enc = self.encoder
+        lower = enc.loaded.layout.do_lower_case
+        full = [(prefix + t).lower() if lower else prefix + t for t in texts]
+        prefix_text = prefix.lower() if lower else prefix
+        use_offsets = not enc.include_prompt and enc.prefix_mask == "offsets"
+        out = enc.tokenizer(
+            full,
+            add_special_tokens=True,
+            truncation=False,
+            return_offsets_mapping=use_offsets,
+            return_special_tokens_mask=True,
+            return_attention_mask=False,
+            verbose=False,
+        )
+        counted = 0 if enc.include_prompt or use_offsets else count_prefix_tokens(enc.tokenizer, prefix_text)
+        ids_out: list[list[int]] = []
+        skips: list[int] = []
+        for i, row in enumerate(out["input_ids"]):
+            special = out["special_tokens_mask"][i]
+            offsets = out["offset_mapping"][i] if use_offsets else None
+            cut = max(0, len(row) - max_length)
+            if cut:
+                first = next((j for j, s in enumerate(special) if not s), len(row))
+                keep = list(range(first)) + list(range(first + cut, len(row)))
+                row = [row[j] for j in keep]
+                special = [special[j] for j in keep]
+                offsets = [offsets[j] for j in keep] if offsets is not None else None
+            if enc.include_prompt:
+                skip = 0
+            elif offsets is not None:
+                skip = offset_prefix_tokens(offsets, special, len(prefix_text))
+            else:
+                skip = max(self._leading_specials, counted - cut)
+            if skip >= len(row):
+                raise InvalidArgumentError(f"texts[{i}]", "has no text tokens left after truncation")
+            ids_out.append(row)
+            skips.append(skip)
+        return ids_out, skips
+
+    def tokens(self, text: str, prefix: str, *, add_special_tokens: bool, truncate: bool) -> TokenizedText:
+        """Every token of ``prefix + text`` with its piece, character offsets and pooling flag."""
+        enc = self.encoder
+        tok = enc.tokenizer
+        full = prefix + text
+        fast = bool(getattr(tok, "is_fast", False))
+        out = tok(
+            full,
+            add_special_tokens=add_special_tokens,
+            truncation=truncate,
+            max_length=self.max_input_length if truncate else None,
+            return_offsets_mapping=fast,
+            return_special_tokens_mask=True,
+            verbose=False,
+        )
+        ids: list[int] = out["input_ids"]
+        special: list[int] = out["special_tokens_mask"]
+        if not add_special_tokens:
+            special = [1 if t in tok.all_special_ids else 0 for t in ids]
+        offsets = out["offset_mapping"] if fast else None
+        if enc.include_prompt or not prefix:
+            skip = 0
+        elif offsets is not None and enc.prefix_mask == "offsets":
+            skip = offset_prefix_tokens(offsets, special, len(prefix))
+        else:
+            skip = (
+                count_prefix_tokens(tok, prefix)
+                if add_special_tokens
+                else len(tok(prefix, add_special_tokens=False)["input_ids"])
+            )
+        pieces = tok.convert_ids_to_tokens(ids)
+        result = TokenizedText()
+        for j, (token_id, is_special) in enumerate(zip(ids, special, strict=True)):
+            if is_special or offsets is None:
+                result.tokens.append(TokenPiece(int(token_id), str(pieces[j]), bool(is_special), pooled=j >= skip))
+            else:
+                start, stop = offsets[j]
+                result.tokens.append(
+                    TokenPiece(int(token_id), full[start:stop], False, int(start), int(stop), pooled=j >= skip)
+                )
+        return result
+
+    def decode(self, ids: list[int], *, skip_special_tokens: bool) -> str:
+        """Text of token ids (ids outside the vocabulary are rejected, naming the position)."""
+        vocab = len(self.encoder.tokenizer)
+        for i, token_id in enumerate(ids):
+            if token_id >= vocab:
+                raise InvalidArgumentError(f"ids[{i}]", f"{token_id} is outside the vocabulary (size {vocab})")
+        return str(self.encoder.tokenizer.decode(ids, skip_special_tokens=skip_special_tokens))
+
+    # -- inference (inference thread) --------------------------------------------------------------
+    def forward_pooled(self, rows: list[list[int]], skips: list[int]) -> np.ndarray:
+        """Pooled float32 vectors (n, dimension) of a batch: the core's own forward + pooling."""
+        enc = self.encoder
+        return enc._forward(rows, skips, enc._pooling).cpu().numpy()
+
+    @torch.inference_mode()
+    def forward_tokens(self, rows: list[list[int]]) -> list[np.ndarray]:
+        """Last-layer hidden state of every (non-padding) token of each row, float32."""
+        enc = self.encoder
+        longest = max(len(r) for r in rows)
+        pad = int(enc.tokenizer.pad_token_id if enc.tokenizer.pad_token_id is not None else 0)
+        input_ids = torch.full((len(rows), longest), pad, dtype=torch.long)
+        attention = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            attention[i, : len(row)] = 1
+        hidden = enc.model(
+            input_ids=input_ids.to(enc.device), attention_mask=attention.to(enc.device), return_dict=True
+        ).last_hidden_state
+        hidden = hidden.float().cpu().numpy()
+        return [hidden[i, : len(row)].copy() for i, row in enumerate(rows)]
+
+    # -- post-processing ------------------------------------------------------------------------------
+    def finish(self, pooled: np.ndarray, *, dimensions: int, normalize: bool | None) -> np.ndarray:
+        """Truncate to ``dimensions`` then L2-normalise (``None``: the model's setting), as the core does."""
+        emb = torch.from_numpy(np.ascontiguousarray(pooled))[:, :dimensions]
+        if self.encoder.normalize if normalize is None else normalize:
+            emb = F.normalize(emb, p=2, dim=-1)
+        return emb.numpy()
+
+    def warmup(self, *, max_batch_tokens: int, max_batch_requests: int) -> None:
+        """Run a short batch and a batch at the largest allowed shape, so memory reaches steady state."""
+        tok = self.encoder.tokenizer
+        unit = tok("warm up the model", add_special_tokens=False)["input_ids"] or [0]
+        length = min(self.max_input_length, max(8, max_batch_tokens // max(1, max_batch_requests)))
+        row = (unit * (length // len(unit) + 1))[:length]
+        self.forward_pooled([row[:8]], [0])
+        n = max(1, min(max_batch_requests, max_batch_tokens // length))
+        self.forward_pooled([row] * n, [0] * n)
+
+    def info(self) -> dict[str, Any]:
+        """The encoder's description (see :meth:`Encoder.info`)."""
+        return self.encoder.info()
