@@ -1,0 +1,1 @@
+from youtu_embedding.core.pytest_fixtures import *  # noqa: F403
