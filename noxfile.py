@@ -48,10 +48,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy on the core package."""
+    """mypy on the source of every package (core first among them)."""
     install_packages(session, extras="")
     session.install(*CONSTRAINTS, "mypy")
-    session.run("mypy", "packages/core/src/youtu_embedding/core")
+    sources = [
+        str(module.relative_to(ROOT))
+        for package in PACKAGES
+        for module in sorted((package / "src" / "youtu_embedding").iterdir())
+        if module.is_dir() and not module.name.startswith(("_", "."))
+    ]
+    session.run("mypy", *sources)
 
 
 @nox.session
