@@ -115,7 +115,7 @@ def test_utu_reference_recipe_baseline(benchmark, small_utu: Path, mixed_texts: 
         return torch.cat(outs).numpy()
 
     out = benchmark.pedantic(run, rounds=2, iterations=1, warmup_rounds=1)
-    np.testing.assert_allclose(out, enc.encode_documents(mixed_texts), atol=1e-4)
+    assert np.abs(out - enc.encode_documents(mixed_texts)).max() < 1e-5  # equal embeddings (fp32)
 
 
 @pytest.mark.benchmark(group="utu-mixed")
