@@ -344,7 +344,11 @@ class Encoder:
         return torch.from_numpy(result) if convert_to_tensor else result
 
     @torch.inference_mode()
-    def _forward(self, rows: list[list[int]], skips: list[int], pool: PoolingStrategy) -> torch.Tensor:
+    def token_states(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run token-id rows as one right-padded batch: ``(last hidden states (B, T, D), attention mask (B, T))``.
+
+        Both tensors are on the encoder's device; padded positions have mask 0.
+        """
         longest = max(len(r) for r in rows)
         pad = int(self.tokenizer.pad_token_id)
         input_ids = torch.full((len(rows), longest), pad, dtype=torch.long)
@@ -352,11 +356,16 @@ class Encoder:
         for i, row in enumerate(rows):
             input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
             attention[i, : len(row)] = 1
-        positions = torch.arange(longest).unsqueeze(0)
-        pool_mask = attention.bool() & (positions >= torch.tensor(skips).unsqueeze(1))
         input_ids, attention = input_ids.to(self.device), attention.to(self.device)
         hidden = self.model(input_ids=input_ids, attention_mask=attention, return_dict=True).last_hidden_state
-        return pool(hidden.float(), pool_mask.to(self.device))
+        return hidden, attention
+
+    @torch.inference_mode()
+    def _forward(self, rows: list[list[int]], skips: list[int], pool: PoolingStrategy) -> torch.Tensor:
+        hidden, attention = self.token_states(rows)
+        positions = torch.arange(attention.shape[1], device=attention.device).unsqueeze(0)
+        pool_mask = attention.bool() & (positions >= torch.tensor(skips, device=attention.device).unsqueeze(1))
+        return pool(hidden.float(), pool_mask)
 
     def encode_iter(
         self, texts: Iterable[str], *, chunk_size: int = 4096, **kwargs: Any

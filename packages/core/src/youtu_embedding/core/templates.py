@@ -73,6 +73,12 @@ class InstructionTemplate:
             )
         return self.tasks[task_name]
 
+    def task_prefixes(self, task_name: str) -> tuple[str, str]:
+        """``(query prefix, document prefix)`` of a task; symmetric tasks prompt both sides."""
+        task = self.task(task_name)
+        query = self.render(task.instruction)
+        return query, query if task.prompt_documents else self.document_prefix()
+
     def prompts(self) -> dict[str, str]:
         """`query`/`document`/`passage` prompts rendered with the default instruction."""
         doc = self.document_prefix()

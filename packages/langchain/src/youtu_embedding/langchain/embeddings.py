@@ -80,19 +80,14 @@ class YoutuEmbeddings(BaseModel, Embeddings):
 
     def _query_kwargs(self) -> dict[str, Any]:
         if self.task is not None:
-            return {"task": self.task, "template": self.template}
+            return {"prompt": _task_prefixes(self.template, self.task)[0]}
         if self.instruction is not None:
             return {"instruction": self.instruction, "template": self.template}
         return {}
 
     def _document_kwargs(self) -> dict[str, Any]:
         if self.task is not None:
-            from youtu_embedding.core.templates import get_template
-
-            tmpl = get_template(self.template)
-            if tmpl.task(self.task).prompt_documents:
-                return {"task": self.task, "template": self.template}
-            return {"prompt": tmpl.document_prefix()}
+            return {"prompt": _task_prefixes(self.template, self.task)[1]}
         return {}
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -115,3 +110,10 @@ class YoutuEmbeddings(BaseModel, Embeddings):
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query` (runs in the default executor)."""
         return await run_in_executor(None, self.embed_query, text)
+
+
+def _task_prefixes(template: str, task: str) -> tuple[str, str]:
+    """Query and document prefixes of `task` in `template` (the instruction goes where the task needs it)."""
+    from youtu_embedding.core.templates import get_template
+
+    return get_template(template).task_prefixes(task)

@@ -77,19 +77,14 @@ class YoutuEmbedding(BaseEmbedding):
 
     def _query_kwargs(self) -> dict[str, Any]:
         if self.task is not None:
-            return {"task": self.task, "template": self.template}
+            return {"prompt": _task_prefixes(self.template, self.task)[0]}
         if self.instruction is not None:
             return {"instruction": self.instruction, "template": self.template}
         return {}
 
     def _text_kwargs(self) -> dict[str, Any]:
         if self.task is not None:
-            from youtu_embedding.core.templates import get_template
-
-            tmpl = get_template(self.template)
-            if tmpl.task(self.task).prompt_documents:
-                return {"task": self.task, "template": self.template}
-            return {"prompt": tmpl.document_prefix()}
+            return {"prompt": _task_prefixes(self.template, self.task)[1]}
         return {}
 
     def _get_query_embedding(self, query: str) -> Embedding:
@@ -120,3 +115,10 @@ class YoutuEmbedding(BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return await asyncio.to_thread(self._get_text_embeddings, texts)
+
+
+def _task_prefixes(template: str, task: str) -> tuple[str, str]:
+    """Query and document prefixes of `task` in `template` (the instruction goes where the task needs it)."""
+    from youtu_embedding.core.templates import get_template
+
+    return get_template(template).task_prefixes(task)

@@ -230,22 +230,11 @@ class Engine:
         enc = self.encoder
         return enc._forward(rows, skips, enc._pooling).cpu().numpy()
 
-    @torch.inference_mode()
     def forward_tokens(self, rows: list[list[int]]) -> list[np.ndarray]:
         """Last-layer hidden state of every (non-padding) token of each row, float32."""
-        enc = self.encoder
-        longest = max(len(r) for r in rows)
-        pad = int(enc.tokenizer.pad_token_id if enc.tokenizer.pad_token_id is not None else 0)
-        input_ids = torch.full((len(rows), longest), pad, dtype=torch.long)
-        attention = torch.zeros((len(rows), longest), dtype=torch.long)
-        for i, row in enumerate(rows):
-            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            attention[i, : len(row)] = 1
-        hidden = enc.model(
-            input_ids=input_ids.to(enc.device), attention_mask=attention.to(enc.device), return_dict=True
-        ).last_hidden_state
-        hidden = hidden.float().cpu().numpy()
-        return [hidden[i, : len(row)].copy() for i, row in enumerate(rows)]
+        hidden, _ = self.encoder.token_states(rows)
+        states = hidden.float().cpu().numpy()
+        return [states[i, : len(row)].copy() for i, row in enumerate(rows)]
 
     # -- post-processing ------------------------------------------------------------------------------
     def finish(self, pooled: np.ndarray, *, dimensions: int, normalize: bool | None) -> np.ndarray:
