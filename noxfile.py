@@ -35,7 +35,9 @@ def install_packages(session: nox.Session, *, extras: str = "test") -> None:
 def tests(session: nox.Session) -> None:
     """Run the test suites of every package and plugin."""
     install_packages(session)
-    session.run("pytest", *(session.posargs or []), env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    # a per-test limit (pytest-timeout) turns any hang into a failure with a stack trace; durations show where time went
+    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    session.run("pytest", "--timeout=900", "--durations=15", *session.posargs, env=env)
 
 
 @nox.session

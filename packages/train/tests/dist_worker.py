@@ -26,6 +26,7 @@ def main(model: str, data: str, out: str, per_rank: int) -> None:
             "num_positives": 2,
             "num_negatives": 3,
             "ir_batch_size": per_rank,
+            "dist_timeout": 120,
         }
     )
     trainer = Trainer(cfg)
@@ -38,6 +39,7 @@ def main(model: str, data: str, out: str, per_rank: int) -> None:
     dist.all_reduce(mean)
     grads = {n: p.grad.detach().clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
     torch.save({"loss": float(mean) / world, "grads": grads, "world": world}, f"{out}/rank{rank}.pt")
+    dist.barrier()
     dist.destroy_process_group()
 
 

@@ -3,6 +3,7 @@ and a short `torchrun --nproc_per_node 2 youtu-embed train` run on ../shared/dat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 
@@ -21,22 +23,96 @@ from youtu_embedding.train.trainer import Trainer
 HERE = Path(__file__).parent
 
 
-def _torchrun(args: list[str], out: Path, timeout: int = 240) -> subprocess.CompletedProcess:
-    """Run torchrun with 2 local processes on 127.0.0.1; on timeout kill the whole process group."""
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", HF_HUB_OFFLINE="1", GLOO_SOCKET_IFNAME="lo")
-    cmd = [torchrun, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), *args]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=out, start_new_session=True
-    )
+PREFLIGHT = """
+import os
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+dist.init_process_group("gloo", timeout=timedelta(seconds=60))
+t = torch.ones(1)
+dist.all_reduce(t)
+assert t.item() == 2.0, t
+dist.destroy_process_group()
+print("rank", os.environ["RANK"], "ok")
+"""
+
+
+class TorchrunError(RuntimeError):
+    """torchrun exited non-zero or ran past its timeout; the message carries its logs."""
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill torchrun and every process under it (its workers run in sessions of their own).
+
+    The workers first get SIGABRT, so faulthandler (PYTHONFAULTHANDLER=1) writes where each one hung
+    into the captured stderr."""
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"torchrun timed out after {timeout}s:\n{stdout[-3000:]}\n{stderr[-3000:]}")
-    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
+        root = psutil.Process(pid)
+        procs = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs[:-1]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(signal.SIGABRT)
+    psutil.wait_procs(procs[:-1], timeout=5)
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(procs, timeout=30)
+
+
+def _run_torchrun(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    """Run ``torchrun --nproc_per_node 2`` on 127.0.0.1 with gloo; logs go to files, so a stray
+    worker can never block the test, and on timeout the whole process tree is killed."""
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        MASTER_ADDR="127.0.0.1",
+        HF_HUB_OFFLINE="1",
+        GLOO_SOCKET_IFNAME="lo",
+        PYTHONFAULTHANDLER="1",
+    )
+    cmd = [torchrun, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port())]
+    cmd += ["--local-addr", "127.0.0.1", *args]
+    out_path, err_path = cwd / "torchrun.out", cwd / "torchrun.err"
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env, cwd=cwd, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc.pid)
+            proc.wait()
+            raise TorchrunError(f"timed out after {timeout:.0f}s: {_logs(out_path, err_path)}") from None
+    stdout, stderr = out_path.read_text(), err_path.read_text()
+    if proc.returncode != 0:
+        raise TorchrunError(f"exit code {proc.returncode}: {_logs(out_path, err_path)}")
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def _logs(out: Path, err: Path) -> str:
+    return f"\n--- stdout ---\n{out.read_text()[-3000:]}\n--- stderr ---\n{err.read_text()[-8000:]}"
+
+
+@pytest.fixture(scope="module")
+def gloo_on_loopback(tmp_path_factory) -> None:
+    """Skip this module where the environment cannot run a 2-process gloo group on 127.0.0.1 at all
+    (checked with a 6-line all_reduce script that uses none of our code)."""
+    cwd = tmp_path_factory.mktemp("preflight")
+    (cwd / "preflight.py").write_text(PREFLIGHT)
+    try:
+        _run_torchrun([str(cwd / "preflight.py")], cwd, timeout=180)
+    except TorchrunError as exc:
+        pytest.skip(f"torchrun + gloo on 127.0.0.1 does not work in this environment: {exc}")
+
+
+def _torchrun(args: list[str], out: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    try:
+        return _run_torchrun(args, out, timeout)
+    except TorchrunError as exc:
+        pytest.fail(f"torchrun {exc}")
 
 
 def _free_port() -> int:
@@ -45,6 +121,9 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+pytestmark = pytest.mark.usefixtures("gloo_on_loopback")
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +183,7 @@ def _train_args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
         "--num-threads": 1,
         "--save-steps": 2,
         "--seed": 5,
+        "--dist-timeout": 120,
     }
     return ["--no-python", youtu, "train", *[str(x) for kv in flags.items() for x in kv], "--no-progress", *extra]
 

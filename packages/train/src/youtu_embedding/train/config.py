@@ -88,6 +88,9 @@ class TrainConfig(BaseModel):
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N (under torchrun: the local rank's GPU)")
     strategy: Literal["ddp", "fsdp"] = Field("ddp", description="multi-process wrapping")
     num_threads: int | None = Field(None, ge=1, description="torch CPU threads")
+    dist_timeout: float = Field(
+        1800.0, gt=0, description="seconds a rank waits for the others (rendezvous, collectives) before failing"
+    )
     save_steps: int | None = Field(None, ge=1, description="checkpoint every N optimizer steps")
     save_every_epoch: bool = Field(True, description="checkpoint at the end of every epoch")
     keep_checkpoints: int | None = Field(2, ge=1, description="keep only the newest N checkpoints")

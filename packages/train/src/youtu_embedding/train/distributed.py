@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -26,15 +27,34 @@ class DistInfo:
         return self.world_size > 1
 
 
-def init_distributed(device_type: str) -> DistInfo:
-    """Join the torchrun process group (gloo on CPU, NCCL on CUDA) when ``WORLD_SIZE`` > 1."""
+def init_distributed(device_type: str, timeout_s: float = 1800.0) -> DistInfo:
+    """Join the torchrun process group (gloo on CPU, NCCL on CUDA) when ``WORLD_SIZE`` > 1.
+
+    ``timeout_s`` bounds how long this rank waits for the others, so a lost peer fails the run
+    with an error instead of hanging it.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
     if not dist.is_initialized():
         backend = "nccl" if device_type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
+        _OWNED_GROUP.append(True)
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+_OWNED_GROUP: list[bool] = []  # non-empty when init_distributed created the default group
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group that :func:`init_distributed` created (a no-op otherwise).
+
+    Every rank waits for the others first; exiting with a live gloo group can hang at interpreter exit.
+    """
+    if _OWNED_GROUP and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+        _OWNED_GROUP.clear()
 
 
 def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:

@@ -88,7 +88,7 @@ class Trainer:
         device_type = (
             "cuda" if (cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())) else "cpu"
         )
-        self.info = D.init_distributed(device_type)
+        self.info = D.init_distributed(device_type, cfg.dist_timeout)
         self.device = _resolve_device(cfg.device, self.info)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
@@ -416,4 +416,7 @@ def train(config: TrainConfig | dict[str, Any]) -> TrainResult:
     from youtu_embedding.train.config import build_config
 
     cfg = config if isinstance(config, TrainConfig) else build_config(config)
-    return Trainer(cfg).train()
+    try:
+        return Trainer(cfg).train()
+    finally:
+        D.shutdown_distributed()
