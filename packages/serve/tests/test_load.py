@@ -113,6 +113,11 @@ def test_load_below_the_concurrency_limit(minilm_server, mixed_texts: list[str],
     if os.environ.get("YOUTU_SERVE_LOAD_REPORT"):
         Path(os.environ["YOUTU_SERVE_LOAD_REPORT"]).write_text(json.dumps(report, indent=2))
     assert abs(rss_after / rss_warm - 1) <= 0.10, report
+    metrics = minilm_server.metrics()
+    workers = int(float(re.search(r"^youtu_serve_inference_workers (\S+)", metrics, re.M).group(1)))
+    per_worker = re.findall(r'^youtu_serve_worker_batches_total\{worker="(\d+)"\} (\S+)', metrics, re.M)
+    assert workers == min(2, len(os.sched_getaffinity(0)))  # the CPU default
+    assert len(per_worker) == workers and all(float(n) > 0 for _, n in per_worker), per_worker  # all of them ran
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,12 @@ def serve(
     max_batch_requests: Annotated[int | None, typer.Option("--max-batch-requests")] = None,
     max_client_batch_size: Annotated[int | None, typer.Option("--max-client-batch-size")] = None,
     max_input_length: Annotated[int | None, typer.Option("--max-input-length")] = None,
+    inference_workers: Annotated[
+        int | None, typer.Option("--inference-workers", help="Batches run in parallel (default: 2 on CPU, 1 on GPU).")
+    ] = None,
+    num_threads: Annotated[
+        int | None, typer.Option("--num-threads", help="torch threads per worker (default: cores / workers).")
+    ] = None,
     grace_period: Annotated[float | None, typer.Option("--grace-period", help="Seconds to drain on SIGTERM.")] = None,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM server certificate.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM server key.")] = None,
@@ -66,6 +72,8 @@ def serve(
         max_batch_requests=max_batch_requests,
         max_client_batch_size=max_client_batch_size,
         max_input_length=max_input_length,
+        inference_workers=inference_workers,
+        num_threads=num_threads,
         grace_period_s=grace_period,
         tls_cert_file=tls_cert,
         tls_key_file=tls_key,

@@ -45,7 +45,12 @@ class ServeSettings(BaseSettings):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     attention: Literal["causal", "bidirectional"] | None = None
     trust_remote_code: bool = False
-    num_threads: int | None = Field(None, gt=0, description="torch intra-op threads (default: torch's).")
+    inference_workers: int | None = Field(
+        None, gt=0, description="Inference threads running batches in parallel (default: 2 on CPU, 1 on a GPU)."
+    )
+    num_threads: int | None = Field(
+        None, gt=0, description="torch intra-op threads per worker (default on CPU: cores / inference_workers)."
+    )
     max_concurrent_requests: int = Field(512, gt=0, description="Requests in flight; beyond: RESOURCE_EXHAUSTED.")
     max_batch_tokens: int = Field(16384, gt=0, description="Padded tokens per inference batch.")
     max_batch_requests: int = Field(64, gt=0, description="Input rows per inference batch.")

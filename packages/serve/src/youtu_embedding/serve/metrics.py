@@ -51,4 +51,10 @@ class ServeMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.inference_workers = Gauge(
+            "youtu_serve_inference_workers", "Inference workers running batches in parallel.", registry=r
+        )
+        self.worker_batches = Counter(
+            "youtu_serve_worker_batches", "Inference batches run, by worker.", ["worker"], registry=r
+        )
         self.ready = Gauge("youtu_serve_ready", "1 once the model is loaded and warm.", registry=r)

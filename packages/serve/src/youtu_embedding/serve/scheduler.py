@@ -1,22 +1,27 @@
-"""Cross-request dynamic batching: one queue for every client, one inference thread.
+"""Cross-request dynamic batching: one queue for every client, a pool of inference workers.
 
-Handlers (on the asyncio loop) put a :class:`Job` (the token rows of one request) on a thread-safe
-queue and await its future. The inference thread takes *everything* queued at that moment (a
-round), drops jobs that were cancelled or whose deadline passed, sorts the rows by length and cuts
-them into batches of at most ``max_batch_requests`` rows and ``max_batch_tokens`` padded tokens
-(:func:`youtu_embedding.serve.batching.plan_min_padding`: the cuts that minimise padded
-tokens plus a per-batch cost), runs them, and
-hands each job its rows back through ``loop.call_soon_threadsafe``. Jobs that arrive during a round
-wait for the next one, so tokenisation on the loop's executor overlaps with inference.
+Handlers (on the asyncio loop) add a :class:`Job` (the token rows of one request) to the queue and
+await its future. A worker that needs work takes the next planned batch; when none is left it takes
+*everything* queued at that moment (a round), drops jobs that were cancelled or whose deadline
+passed, sorts the rows by length and cuts them into batches of at most ``max_batch_requests`` rows
+and ``max_batch_tokens`` padded tokens (:func:`youtu_embedding.serve.batching.plan_min_padding`:
+the cuts that minimise padded tokens plus a per-batch cost). Every worker runs batches of the
+current plan; results go back to each job through ``loop.call_soon_threadsafe``. Jobs that arrive
+during a round wait for the next one, so tokenisation overlaps with inference.
+
+Several workers with few intra-op threads each (default on CPU: 2 workers) keep the cores busy
+without OpenMP barriers: one thread preempted by the event loop or a client delays only its own
+batch instead of stalling every thread of a parallel region.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
+import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +37,28 @@ logger = logging.getLogger(__name__)
 
 POOLED, TOKENS = "pooled", "tokens"
 TRIM_INTERVAL_S = 5.0
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def worker_layout(device_type: str, workers: int | None, threads: int | None) -> tuple[int, int | None]:
+    """Inference workers and torch intra-op threads per worker (None: leave torch's setting).
+
+    On CPU the default is 2 workers (1 where only one core is available) sharing the cores evenly; on a
+    GPU, 1 worker and torch's thread setting.
+    """
+    cores = available_cores()
+    if workers is None:
+        workers = min(2, cores) if device_type == "cpu" else 1
+    if threads is None and device_type == "cpu":
+        threads = max(1, cores // workers)
+    return workers, threads
 
 
 class JobDropped(Exception):
@@ -74,7 +101,7 @@ class Job:
 
 
 class Scheduler:
-    """The shared queue and the inference thread."""
+    """The shared queue and the inference workers."""
 
     def __init__(
         self,
@@ -84,68 +111,103 @@ class Scheduler:
         max_batch_tokens: int,
         max_batch_requests: int,
         batch_overhead_tokens: int = 128,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         self.engine = engine
         self.batch_overhead = batch_overhead_tokens
         self.metrics = metrics
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_requests = max_batch_requests
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._incoming: list[Job] = []  # submitted, not yet planned
+        self._ready: deque[tuple[str, list[tuple[Job, int]]]] = deque()  # planned batches of the current round
         self._queued_rows = 0
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="youtu-serve-inference", daemon=True)
+        self._results_lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._run, args=(str(i),), name=f"youtu-serve-inference-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        metrics.inference_workers.set(workers)
         self._stopped = False
         self._last_trim = 0.0
 
+    @property
+    def workers(self) -> int:
+        return len(self._threads)
+
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Finish the round in progress, fail what is still queued, end the thread."""
-        if not self._stopped:
+        """Finish the planned batches, fail what is still queued, end the workers."""
+        with self._cond:
+            if self._stopped:
+                return
             self._stopped = True
-            self._queue.put(None)
-            self._thread.join(timeout)
+            self._cond.notify_all()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+        with self._cond:
+            left, self._incoming = self._incoming, []
+            left_batches = list(self._ready)
+            self._ready.clear()
+        for job in [*left, *(job for _, items in left_batches for job, _ in items)]:
+            self._fail(job, JobDropped("shutdown", "the server is shutting down"))
 
     # -- loop side --------------------------------------------------------------------------------
     async def submit(self, job: Job) -> Job:
         """Queue a job and wait for its rows; cancelling the awaiting task drops the job if not started."""
-        if self._stopped:
-            raise JobDropped("shutdown", "the server is shutting down")
         loop = asyncio.get_running_loop()
         job.loop, job.future = loop, loop.create_future()
         job.enqueued = time.monotonic()
         job.results = [None] * len(job.ids)
         job.remaining = len(job.ids)
-        with self._lock:
+        with self._cond:
+            if self._stopped:
+                raise JobDropped("shutdown", "the server is shutting down")
+            self._incoming.append(job)
             self._queued_rows += len(job.ids)
             self.metrics.queue_size.set(self._queued_rows)
-        self._queue.put(job)
+            self._cond.notify()
         try:
             return await job.future
         except asyncio.CancelledError:
             job.cancelled = True
             raise
 
-    # -- inference thread ---------------------------------------------------------------------------
-    def _take_round(self) -> list[Job] | None:
-        first = self._queue.get()
-        if first is None:
-            return None
-        jobs = [first]
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is None:
-                self._queue.put(None)  # stop after this round
-                break
-            jobs.append(job)
-        with self._lock:
-            self._queued_rows -= sum(len(j.ids) for j in jobs)
-            self.metrics.queue_size.set(self._queued_rows)
-        return jobs
+    # -- inference workers ---------------------------------------------------------------------------
+    def _next_batch(self) -> tuple[str, list[tuple[Job, int]]] | None:
+        """The next planned batch; plans a new round from the queue when the current one is used up."""
+        with self._cond:
+            while True:
+                if self._ready:
+                    return self._ready.popleft()
+                if self._stopped:
+                    return None
+                if self._incoming:
+                    jobs, self._incoming = self._incoming, []
+                    self._queued_rows -= sum(len(j.ids) for j in jobs)
+                    self.metrics.queue_size.set(self._queued_rows)
+                    self._ready.extend(self._plan(jobs))
+                    continue
+                self._cond.wait()
+
+    def _plan(self, jobs: list[Job]) -> list[tuple[str, list[tuple[Job, int]]]]:
+        now = time.monotonic()
+        live = [j for j in jobs if self._alive(j, now)]
+        batches = []
+        for kind in (POOLED, TOKENS):
+            rows = [(job, i) for job in live if job.kind == kind for i in range(len(job.ids))]
+            if not rows:
+                continue
+            lengths = [len(job.ids[i]) for job, i in rows]
+            for batch in plan_min_padding(lengths, self.max_batch_requests, self.max_batch_tokens, self.batch_overhead):
+                batches.append((kind, [rows[b] for b in batch]))
+        return batches
 
     def _alive(self, job: Job, now: float) -> bool:
         if job.failed:
@@ -159,7 +221,10 @@ class Scheduler:
         return True
 
     def _fail(self, job: Job, exc: Exception) -> None:
-        job.failed = True
+        with self._results_lock:
+            if job.failed:
+                return
+            job.failed = True
         if isinstance(exc, JobDropped):
             self.metrics.dropped.labels(reason=exc.reason).inc()
         self._resolve(job, exc)
@@ -177,40 +242,33 @@ class Scheduler:
         if job.loop is not None and not job.loop.is_closed():
             job.loop.call_soon_threadsafe(settle)
 
-    def _run(self) -> None:
+    def _run(self, worker: str) -> None:
+        forwards = {POOLED: self._forward_pooled, TOKENS: self._forward_tokens}
+        batches = self.metrics.worker_batches.labels(worker=worker)
         while True:
-            jobs = self._take_round()
-            if jobs is None:
+            batch = self._next_batch()
+            if batch is None:
                 break
+            kind, items = batch
+            now = time.monotonic()
+            items = [item for item in items if self._alive(item[0], now)]
             try:
-                self._run_round(jobs)
-            except Exception:  # pragma: no cover - _run_round reports per batch; keep the thread alive
-                logger.exception("inference round failed")
-            if self._queue.empty() and time.monotonic() - self._last_trim > TRIM_INTERVAL_S:
-                trim()  # idle: hand freed heap pages back so RSS stays flat
-                self._last_trim = time.monotonic()
-        # fail anything left behind by a stop
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                self._fail(job, JobDropped("shutdown", "the server is shutting down"))
-
-    def _run_round(self, jobs: list[Job]) -> None:
-        now = time.monotonic()
-        live = [j for j in jobs if self._alive(j, now)]
-        for kind, forward in ((POOLED, self._forward_pooled), (TOKENS, self._forward_tokens)):
-            rows = [(job, i) for job in live if job.kind == kind for i in range(len(job.ids))]
-            if not rows:
-                continue
-            lengths = [len(job.ids[i]) for job, i in rows]
-            for batch in plan_min_padding(lengths, self.max_batch_requests, self.max_batch_tokens, self.batch_overhead):
-                now = time.monotonic()
-                items = [rows[b] for b in batch if self._alive(rows[b][0], now)]
                 if items:
-                    self._run_batch(items, forward)
+                    self._run_batch(items, forwards[kind])
+                    batches.inc()
+            except Exception:  # pragma: no cover - _run_batch reports per batch; keep the worker alive
+                logger.exception("inference batch failed")
+            self._maybe_trim()
+
+    def _maybe_trim(self) -> None:
+        """When idle, hand freed heap pages back so RSS stays flat."""
+        with self._cond:
+            idle = not self._ready and not self._incoming
+            due = time.monotonic() - self._last_trim > TRIM_INTERVAL_S
+            if idle and due:
+                self._last_trim = time.monotonic()
+        if idle and due:
+            trim()
 
     def _forward_pooled(self, items: list[tuple[Job, int]]) -> list[Any]:
         out = self.engine.forward_pooled([j.ids[i] for j, i in items], [j.skips[i] for j, i in items])
@@ -221,10 +279,11 @@ class Scheduler:
 
     def _run_batch(self, items: list[tuple[Job, int]], forward: Callable[[list[tuple[Job, int]]], list[Any]]) -> None:
         start = time.monotonic()
-        for job, _ in items:
-            if job.started is None:
-                job.started = start
-                self.metrics.queue_duration.observe(start - job.enqueued)
+        with self._results_lock:
+            for job, _ in items:
+                if job.started is None:
+                    job.started = start
+                    self.metrics.queue_duration.observe(start - job.enqueued)
         longest = max(len(j.ids[i]) for j, i in items)
         try:
             outputs = forward(items)
@@ -237,12 +296,16 @@ class Scheduler:
         self.metrics.batch_size.observe(len(items))
         self.metrics.batch_tokens.observe(len(items) * longest)
         self.metrics.inference_duration.observe(elapsed)
-        seen: set[int] = set()
-        for (job, i), out in zip(items, outputs, strict=True):
-            if id(job) not in seen:
-                job.inference_s += elapsed
-                seen.add(id(job))
-            job.results[i] = out
-            job.remaining -= 1
-            if job.remaining == 0 and not job.failed:
-                self._resolve(job, None)
+        finished: list[Job] = []
+        with self._results_lock:
+            seen: set[int] = set()
+            for (job, i), out in zip(items, outputs, strict=True):
+                if id(job) not in seen:
+                    job.inference_s += elapsed
+                    seen.add(id(job))
+                job.results[i] = out
+                job.remaining -= 1
+                if job.remaining == 0 and not job.failed:
+                    finished.append(job)
+        for job in finished:
+            self._resolve(job, None)

@@ -97,10 +97,12 @@ class EmbeddingServer:
 
     def _load(self) -> None:
         """Load the model, start the inference thread, warm up (runs on a worker thread)."""
+        import torch
+
         from youtu_embedding.core import Encoder
         from youtu_embedding.serve.engine import Engine
         from youtu_embedding.serve.pipeline import Pipeline
-        from youtu_embedding.serve.scheduler import Scheduler
+        from youtu_embedding.serve.scheduler import Scheduler, worker_layout
 
         s = self.settings
         start = time.perf_counter()
@@ -114,9 +116,11 @@ class EmbeddingServer:
             dtype=s.dtype,
             attention=s.attention,
             trust_remote_code=s.trust_remote_code,
-            num_threads=s.num_threads,
             max_batch_tokens=s.max_batch_tokens,
         )
+        workers, threads = worker_layout(encoder.device.type, s.inference_workers, s.num_threads)
+        if threads is not None:
+            torch.set_num_threads(threads)
         engine = Engine(encoder, max_input_length=s.max_input_length)
         if s.warmup:
             engine.warmup(max_batch_tokens=s.max_batch_tokens, max_batch_requests=s.max_batch_requests)
@@ -126,6 +130,7 @@ class EmbeddingServer:
             max_batch_tokens=s.max_batch_tokens,
             max_batch_requests=s.max_batch_requests,
             batch_overhead_tokens=s.batch_overhead_tokens,
+            workers=workers,
         )
         self.scheduler.start()
         self.pipeline = Pipeline(engine, self.scheduler)
@@ -134,6 +139,8 @@ class EmbeddingServer:
             extra={
                 "model": encoder.loaded.model_id,
                 "dimension": engine.dimension,
+                "inference_workers": workers,
+                "threads_per_worker": torch.get_num_threads(),
                 "load_s": time.perf_counter() - start,
             },
         )
