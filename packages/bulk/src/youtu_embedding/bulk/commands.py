@@ -1,0 +1,139 @@
+"""The ``youtu-embed batch`` command, registered through the ``register_commands`` plugin hook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from youtu_embedding.core.cli.options import (
+    AllowPickleOption,
+    AttentionOption,
+    BatchSizeOption,
+    DeviceOption,
+    DType,
+    DTypeOption,
+    InstructionOption,
+    MaxLengthOption,
+    ModelOption,
+    PoolingOption,
+    PromptNameOption,
+    TaskOption,
+    TemplateOption,
+    TrustRemoteCodeOption,
+    stderr_line,
+)
+from youtu_embedding.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from youtu_embedding.core.cli.options import Attention
+
+
+def batch(
+    model: ModelOption,
+    input_spec: Annotated[
+        str,
+        typer.Option("--input", "-i", help="A .parquet/.jsonl file, a folder of them, or a glob.", show_default=False),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output folder of Parquet partitions.", show_default=False)
+    ],
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="Ray cluster (auto, host:6379, ray://host:10001); default: local."),
+    ] = None,
+    num_cpus: Annotated[
+        int | None, typer.Option("--num-cpus", min=1, help="CPUs of the local Ray instance (default: all).")
+    ] = None,
+    num_actors: Annotated[
+        int | None, typer.Option("--num-actors", min=1, help="Model actors (default: one per GPU, else per node).")
+    ] = None,
+    threads_per_actor: Annotated[
+        int | None, typer.Option("--threads-per-actor", min=1, help="Torch threads per CPU actor (default: node CPUs).")
+    ] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="Column / JSON field of the text.")] = "text",
+    id_column: Annotated[str, typer.Option("--id-column", help="Column / JSON field of the id.")] = "id",
+    generate_ids: Annotated[
+        bool, typer.Option("--generate-ids", help="No id column: ids are '<relative path>:<row>'.")
+    ] = False,
+    skip_empty: Annotated[bool, typer.Option("--skip-empty", help="Drop empty texts instead of failing.")] = False,
+    rows_per_partition: Annotated[
+        int, typer.Option("--rows-per-partition", min=1, help="Rows per partition (unit of output and of resumption).")
+    ] = 50_000,
+    embedding_format: Annotated[
+        str, typer.Option("--embedding-format", help="list (fixed-size list<float32>) or binary (float32 bytes).")
+    ] = "list",
+    prompt_name: PromptNameOption = None,
+    instruction: InstructionOption = None,
+    task: TaskOption = None,
+    template: TemplateOption = None,
+    attention: AttentionOption = None,
+    dtype: DTypeOption = DType.auto,
+    device: DeviceOption = "auto",
+    batch_size: BatchSizeOption = None,
+    max_batch_tokens: Annotated[
+        int | None, typer.Option("--max-batch-tokens", min=1, help="Padded tokens per batch (default 16384).")
+    ] = None,
+    max_length: MaxLengthOption = None,
+    pooling: PoolingOption = None,
+    truncate_dim: Annotated[int | None, typer.Option("--truncate-dim", help="Keep the first N dimensions.")] = None,
+    no_normalize: Annotated[bool, typer.Option("--no-normalize", help="Do not L2-normalise the embeddings.")] = False,
+    trust_remote_code: TrustRemoteCodeOption = False,
+    allow_pickle: AllowPickleOption = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an earlier job with other settings in --output.")
+    ] = False,
+) -> None:
+    """Embed a partitioned Parquet/JSONL corpus into partitioned Parquet with Ray Data (resumable).
+
+    Each partition (about --rows-per-partition rows of one input file) becomes one output file
+    written atomically; rerunning the same command skips finished partitions.
+    """
+    from youtu_embedding.bulk.runner import embed_to_parquet
+
+    attention_value: Attention | None = attention
+    result = embed_to_parquet(
+        input_spec,
+        output,
+        model,
+        text_column=text_column,
+        id_column=None if generate_ids else id_column,
+        skip_empty=skip_empty,
+        rows_per_partition=rows_per_partition,
+        embedding_format=embedding_format,
+        device=device,
+        dtype=dtype.value,
+        attention=attention_value.value if attention_value is not None else None,
+        pooling=pooling,
+        max_length=max_length,
+        batch_size=batch_size,
+        max_batch_tokens=max_batch_tokens,
+        trust_remote_code=trust_remote_code,
+        allow_pickle=allow_pickle,
+        prompt_name=prompt_name,
+        instruction=instruction,
+        task=task,
+        template=template,
+        normalize=False if no_normalize else None,
+        truncate_dim=truncate_dim,
+        ray_address=ray_address,
+        num_cpus=num_cpus,
+        num_actors=num_actors,
+        threads_per_actor=threads_per_actor,
+        overwrite=overwrite,
+    )
+    rate = result.rows / result.seconds if result.seconds else 0.0
+    pool = f" on {result.actors.num_actors} actor(s)" if result.actors else ""
+    stderr_line(
+        f"wrote {len(result.written)} partition(s), {result.rows} texts{pool} in {result.seconds:.1f}s "
+        f"({rate:.0f} texts/s); "
+        f"{len(result.already_done)} already done; {len(result.partitions)} in '{result.output_dir}'"
+        + (f"; {result.skipped_empty} empty texts skipped" if result.skipped_empty else "")
+    )
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    """Add ``youtu-embed batch``."""
+    app.command("batch")(batch)
