@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from youtu_embedding.core import Encoder
+from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.testing import read_jsonl
 
 
@@ -86,3 +87,19 @@ def test_similarity_functions(minilm: Encoder) -> None:
     from sentence_transformers import util
 
     np.testing.assert_allclose(util.cos_sim(a, b).numpy(), cos, atol=1e-6)
+
+
+def test_left_truncation_keeps_the_end_and_the_special_tokens(minilm: Encoder) -> None:
+    text = " ".join(f"word{i}" for i in range(400)) + " final sentence here"
+    right = minilm.tokenize(text)[0]
+    left = minilm.tokenize(text, side="left")[0]
+    plain = minilm.tokenizer(text, add_special_tokens=True)["input_ids"]
+    cls, sep = plain[0], plain[-1]
+    assert len(left) == len(right) == minilm.max_length
+    assert left[0] == right[0] == cls and left[-1] == sep
+    assert left[1:] == plain[-(minilm.max_length - 1) :]  # the end of the text, after [CLS]
+    assert right[:-1] == plain[: minilm.max_length - 1]
+    short = minilm.tokenize("a short text", side="left")
+    assert short == minilm.tokenize("a short text")  # nothing to cut: both sides agree
+    with pytest.raises(InvalidArgumentError, match="truncation_side"):
+        minilm.tokenize(text, side="middle")

@@ -13,16 +13,19 @@ from tqdm.auto import tqdm
 
 from youtu_embedding.core.batching import plan_batches
 from youtu_embedding.core.errors import InputTooLongError, InvalidArgumentError
-from youtu_embedding.core.fastpaths import QUANTIZATION_CHOICES, describe_fast_paths, quantize_int8
+from youtu_embedding.core.fastpaths import describe_fast_paths
 from youtu_embedding.core.loading import LoadedModel, load_model
 from youtu_embedding.core.pooling import PoolingStrategy, get_pooling
 from youtu_embedding.core.prompts import (
     PREFIX_MASK_METHODS,
+    TRUNCATION_SIDES,
     count_prefix_tokens,
+    leading_special_tokens,
     offset_prefix_tokens,
     resolve_prefix,
 )
 from youtu_embedding.core.quantization import check_precision, quantize_embeddings
+from youtu_embedding.core.runtimes import DEFAULT_RUNTIME, get_runtime, prepare_runtime
 from youtu_embedding.core.similarity import SIMILARITY_FUNCTIONS, similarity
 from youtu_embedding.core.streaming import NpyStreamWriter, chunked
 
@@ -54,6 +57,30 @@ def _check_texts(texts: Any) -> tuple[list[str], bool]:
     return texts, single
 
 
+def _cut_left(
+    ids: list[list[int]], specials: Any, offsets: Any, max_length: int
+) -> tuple[list[list[int]], Any, Any, list[int]]:
+    """Drop the tokens right after the leading special tokens of rows longer than ``max_length``."""
+    out_ids: list[list[int]] = []
+    out_specials: list[Any] = []
+    out_offsets: list[Any] | None = [] if offsets is not None else None
+    cuts: list[int] = []
+    for i, row in enumerate(ids):
+        spec = specials[i]
+        off = offsets[i] if offsets is not None else None
+        cut = max(0, len(row) - max_length)
+        if cut:
+            first = next((j for j, flag in enumerate(spec) if not flag), len(row))
+            row, spec = row[:first] + row[first + cut :], spec[:first] + spec[first + cut :]
+            off = off[:first] + off[first + cut :] if off is not None else None
+        out_ids.append(row)
+        out_specials.append(spec)
+        if out_offsets is not None:
+            out_offsets.append(off)
+        cuts.append(cut)
+    return out_ids, out_specials, out_offsets, cuts
+
+
 class Encoder:
     """Embeds texts with a `utu` model, a Hugging Face encoder or a sentence-transformers model.
 
@@ -75,7 +102,12 @@ class Encoder:
         trust_remote_code: allow a checkpoint's own Python code (off by default).
         allow_pickle: allow non-safetensors weights (loaded with ``weights_only``; off by default).
         num_threads: CPU threads for torch (default: torch's choice, or YOUTU_EMBED_NUM_THREADS).
-        quantization: ``"int8"`` for dynamic int8 quantisation of linear layers (CPU fast path).
+        quantization: ``"int8"`` for dynamic int8 quantisation of linear layers (CPU fast path),
+            done by the runtime (torch: ``torch.ao`` dynamic quantisation; see each runtime).
+        runtime: what executes the network: ``"torch"`` (default) or a plugin's runtime such as
+            ``"onnxruntime"`` (``youtu-embed plugins`` lists them).
+        runtime_options: options of the runtime (e.g. ``{"cache_dir": ..., "num_threads": 2}``
+            for ``onnxruntime``); the torch runtime takes none.
     """
 
     def __init__(
@@ -102,10 +134,11 @@ class Encoder:
         token: str | bool | None = None,
         num_threads: int | None = None,
         quantization: str | None = None,
+        runtime: str = DEFAULT_RUNTIME,
+        runtime_options: dict[str, Any] | None = None,
     ) -> None:
         _positive("batch_size", batch_size)
-        if quantization is not None and quantization not in QUANTIZATION_CHOICES:
-            raise InvalidArgumentError("quantization", f"unknown quantization '{quantization}'", QUANTIZATION_CHOICES)
+        self.runtime = get_runtime(runtime, quantization)
         _positive("max_batch_tokens", max_batch_tokens)
         _positive("max_length", max_length)
         if prefix_mask not in PREFIX_MASK_METHODS:
@@ -127,8 +160,8 @@ class Encoder:
         )
         self.quantization = quantization
         self._requested_dtype = dtype
-        if quantization == "int8":
-            self.loaded.model = quantize_int8(self.loaded.model, self.loaded.device)  # type: ignore[assignment]
+        self._runner = prepare_runtime(self.runtime, self.loaded, quantization, runtime_options)
+        self._runtime_reason = "requested" if runtime != DEFAULT_RUNTIME else "default"
         layout = self.loaded.layout
         self.pooling_name = pooling or layout.pooling
         self._pooling: PoolingStrategy = get_pooling(self.pooling_name)
@@ -196,31 +229,57 @@ class Encoder:
             "sentence_transformers_layout": self.loaded.layout.is_sentence_transformers,
             "torch_threads": torch.get_num_threads(),
             "quantization": self.quantization,
-            "fast_paths": describe_fast_paths(
-                self.loaded.model, self.device, self.loaded.dtype, self.quantization, self._requested_dtype
-            ),
+            "runtime": self.runtime.name,
+            "runtime_reason": self._runtime_reason,
+            "runtime_details": self._runtime_details(),
+            "fast_paths": self._fast_paths(),
         }
+
+    def _fast_paths(self) -> dict[str, Any]:
+        paths = describe_fast_paths(
+            self.loaded.model, self.device, self.loaded.dtype, self.quantization, self._requested_dtype
+        )
+        if self.runtime.name != DEFAULT_RUNTIME:  # the torch-side description does not apply
+            paths.update(compute=f"{self.runtime.name} runtime (see runtime_details)", attention=None, hint=None)
+        return paths
+
+    def _runtime_details(self) -> dict[str, Any]:
+        """The runtime's description, plus what its prepared model reports (``describe()``) if anything."""
+        describe = getattr(self._runner, "describe", None)
+        return {"description": self.runtime.description, **(describe() if callable(describe) else {})}
 
     # -- tokenisation -----------------------------------------------------------------------
     def _tokenize(
-        self, texts: list[str], prefix: str, max_length: int, truncate: bool
+        self, texts: list[str], prefix: str, max_length: int, truncate: bool, side: str = "right"
     ) -> tuple[list[list[int]], list[int]]:
-        """Token ids of ``prefix + text`` for each text, and how many leading tokens pooling skips."""
+        """Token ids of ``prefix + text`` for each text, and how many leading tokens pooling skips.
+
+        ``side="left"`` keeps the end of an over-long input (the tokens right after the leading
+        special tokens are dropped); ``"right"`` keeps its start.
+        """
+        if side not in TRUNCATION_SIDES:
+            raise InvalidArgumentError("truncation_side", f"unknown side '{side}'", TRUNCATION_SIDES)
         tok = self.tokenizer
         lower = self.loaded.layout.do_lower_case
         full = [(prefix + t).lower() if lower else prefix + t for t in texts]
         use_offsets = not self.include_prompt and self.prefix_mask == "offsets"
+        left = truncate and side == "left"
         enc = tok(
             full,
             add_special_tokens=True,
-            truncation=truncate,
-            max_length=max_length if truncate else None,
+            truncation=truncate and not left,
+            max_length=max_length if truncate and not left else None,
             return_offsets_mapping=use_offsets,
-            return_special_tokens_mask=use_offsets,
+            return_special_tokens_mask=use_offsets or left,
             return_attention_mask=False,
             verbose=False,
         )
         ids: list[list[int]] = enc["input_ids"]
+        offsets = enc["offset_mapping"] if use_offsets else None
+        specials = enc["special_tokens_mask"] if use_offsets or left else None
+        cuts = [0] * len(ids)
+        if left:
+            ids, specials, offsets, cuts = _cut_left(ids, specials, offsets, max_length)
         if not truncate:
             for i, row in enumerate(ids):
                 if len(row) > max_length:
@@ -229,16 +288,17 @@ class Encoder:
                         f"has {len(row)} tokens, more than max_length={max_length}, and truncation is off "
                         "(pass truncate=True to cut it)",
                     )
+        prefix_text = prefix.lower() if lower else prefix
         if self.include_prompt:
             skips = [0] * len(ids)
-        elif use_offsets:
-            prefix_chars = len(prefix.lower() if lower else prefix)
+        elif offsets is not None and specials is not None:
             skips = [
-                offset_prefix_tokens(off, spec, prefix_chars)
-                for off, spec in zip(enc["offset_mapping"], enc["special_tokens_mask"], strict=True)
+                offset_prefix_tokens(off, spec, len(prefix_text)) for off, spec in zip(offsets, specials, strict=True)
             ]
         else:
-            skips = [count_prefix_tokens(tok, prefix.lower() if lower else prefix)] * len(ids)
+            counted = count_prefix_tokens(tok, prefix_text)
+            leading = leading_special_tokens(tok) if any(cuts) else 0
+            skips = [max(leading, counted - cut) if cut else counted for cut in cuts]
         for i, (row, skip) in enumerate(zip(ids, skips, strict=True)):
             if skip >= len(row):
                 raise InvalidArgumentError(
@@ -248,10 +308,12 @@ class Encoder:
                 )
         return ids, skips
 
-    def tokenize(self, texts: list[str] | str, *, prompt: str = "", truncate: bool = True) -> list[list[int]]:
-        """Token ids as the encoder would feed them (prefix included, truncated to max_length)."""
+    def tokenize(
+        self, texts: list[str] | str, *, prompt: str = "", truncate: bool = True, side: str = "right"
+    ) -> list[list[int]]:
+        """Token ids as the encoder would feed them (prefix included, truncated to max_length on ``side``)."""
         texts, _ = _check_texts(texts)
-        return self._tokenize(texts, prompt, self.max_length, truncate)[0]
+        return self._tokenize(texts, prompt, self.max_length, truncate, side)[0]
 
     # -- encoding ---------------------------------------------------------------------------
     def encode(
@@ -357,7 +419,7 @@ class Encoder:
             input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
             attention[i, : len(row)] = 1
         input_ids, attention = input_ids.to(self.device), attention.to(self.device)
-        hidden = self.model(input_ids=input_ids, attention_mask=attention, return_dict=True).last_hidden_state
+        hidden = self._runner(input_ids=input_ids, attention_mask=attention, return_dict=True).last_hidden_state
         return hidden, attention
 
     @torch.inference_mode()

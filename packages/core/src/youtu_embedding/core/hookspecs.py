@@ -9,7 +9,7 @@ the ``youtu_embedding`` entry-point group of its distribution::
 
 The core registers its own built-ins through the same group, so a third-party plugin is a peer of
 the built-ins: it can add pooling strategies, instruction templates, device backends, model
-aliases and CLI subcommands. Registry hooks return a list; names must be unique, and a plugin that
+aliases, runtimes and CLI subcommands. Registry hooks return a list; names must be unique, and a plugin that
 reuses a built-in name replaces it (with a warning).
 """
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from youtu_embedding.core.devices import DeviceBackend
     from youtu_embedding.core.pooling import PoolingStrategy
+    from youtu_embedding.core.runtimes import Runtime
     from youtu_embedding.core.templates import InstructionTemplate
 
 PROJECT_NAME = "youtu_embedding"
@@ -67,6 +68,18 @@ def register_model_aliases() -> dict[str, str]:
 
     Aliases are resolved before the Hub or the file system is consulted, e.g.
     ``"Youtu-RAG/Youtu-Embedding-V1" -> "tencent/Youtu-Embedding"``.
+    """
+
+
+@hookspec
+def register_runtimes() -> list[Runtime]:
+    """Return runtimes: ways to execute a loaded model's network (``Encoder(runtime=name)``).
+
+    A :class:`~youtu_embedding.core.runtimes.Runtime` has a name, a description, the
+    quantizations it accepts, an ``unavailable_reason()`` probe and
+    ``prepare(loaded, quantization=..., options=...)``, which returns a callable used as
+    ``runner(input_ids=..., attention_mask=..., return_dict=True).last_hidden_state`` (a torch
+    tensor ``(batch, seq, dim)``, as a Hugging Face model returns). The core provides ``torch``.
     """
 
 

@@ -35,6 +35,7 @@ DEFAULT_PLUGINS = {
     "devices": "youtu_embedding.core.builtins.devices",
     "aliases": "youtu_embedding.core.builtins.aliases",
     "commands": "youtu_embedding.core.builtins.commands",
+    "runtimes": "youtu_embedding.core.builtins.runtimes",
 }
 
 
@@ -196,6 +197,7 @@ def _hook_of_validation_error(exc: pluggy.PluginValidationError) -> str | None:
         "register_instruction_templates",
         "register_device_backends",
         "register_model_aliases",
+        "register_runtimes",
         "register_commands",
     ):
         if spec in text:

@@ -9,6 +9,7 @@ from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.templates import get_template
 
 PREFIX_MASK_METHODS = ("offsets", "count")
+TRUNCATION_SIDES = ("right", "left")
 
 
 def resolve_prefix(

@@ -18,7 +18,6 @@ from youtu_embedding.core import Encoder
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.prompts import (
     count_prefix_tokens,
-    leading_special_tokens,
     offset_prefix_tokens,
     resolve_prefix,
 )
@@ -78,7 +77,6 @@ class Engine:
             )
         self.max_input_length = max_input_length or model_max
         self.dimension = encoder.dimension
-        self._leading_specials = leading_special_tokens(encoder.tokenizer)
 
     # -- request validation --------------------------------------------------------------------
     def resolve_prefix(
@@ -123,56 +121,12 @@ class Engine:
         """Token ids of ``prefix + text`` per text and the leading tokens pooling skips."""
         max_length = self.max_input_length
         try:
-            if direction == RIGHT or not truncate:
-                ids, skips = self.encoder._tokenize(texts, prefix, max_length, truncate)
-            else:
-                ids, skips = self._tokenize_left(texts, prefix, max_length)
+            ids, skips = self.encoder._tokenize(texts, prefix, max_length, truncate, side=direction)
         except InvalidArgumentError as exc:
             message = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
             message = message.replace("max_length=", "max_input_length=").replace("truncate=True", "truncate=true")
             raise InvalidArgumentError(_field(exc.argument, field_name), message) from None
         return Tokenized(ids, skips, chars=sum(len(prefix) + len(t) for t in texts))
-
-    def _tokenize_left(self, texts: list[str], prefix: str, max_length: int) -> tuple[list[list[int]], list[int]]:
-        """Like ``Encoder._tokenize`` but keeping the end of over-long texts (special tokens kept)."""
-        enc = self.encoder
-        lower = enc.loaded.layout.do_lower_case
-        full = [(prefix + t).lower() if lower else prefix + t for t in texts]
-        prefix_text = prefix.lower() if lower else prefix
-        use_offsets = not enc.include_prompt and enc.prefix_mask == "offsets"
-        out = enc.tokenizer(
-            full,
-            add_special_tokens=True,
-            truncation=False,
-            return_offsets_mapping=use_offsets,
-            return_special_tokens_mask=True,
-            return_attention_mask=False,
-            verbose=False,
-        )
-        counted = 0 if enc.include_prompt or use_offsets else count_prefix_tokens(enc.tokenizer, prefix_text)
-        ids_out: list[list[int]] = []
-        skips: list[int] = []
-        for i, row in enumerate(out["input_ids"]):
-            special = out["special_tokens_mask"][i]
-            offsets = out["offset_mapping"][i] if use_offsets else None
-            cut = max(0, len(row) - max_length)
-            if cut:
-                first = next((j for j, s in enumerate(special) if not s), len(row))
-                keep = list(range(first)) + list(range(first + cut, len(row)))
-                row = [row[j] for j in keep]
-                special = [special[j] for j in keep]
-                offsets = [offsets[j] for j in keep] if offsets is not None else None
-            if enc.include_prompt:
-                skip = 0
-            elif offsets is not None:
-                skip = offset_prefix_tokens(offsets, special, len(prefix_text))
-            else:
-                skip = max(self._leading_specials, counted - cut)
-            if skip >= len(row):
-                raise InvalidArgumentError(f"texts[{i}]", "has no text tokens left after truncation")
-            ids_out.append(row)
-            skips.append(skip)
-        return ids_out, skips
 
     def tokens(self, text: str, prefix: str, *, add_special_tokens: bool, truncate: bool) -> TokenizedText:
         """Every token of ``prefix + text`` with its piece, character offsets and pooling flag."""

@@ -37,6 +37,9 @@ from youtu_embedding.core.cli.options import (
     ModelOption,
     PoolingOption,
     PromptNameOption,
+    QuantizationOption,
+    RuntimeOption,
+    RuntimeOptionsOption,
     TaskOption,
     TemplateOption,
     TrustRemoteCodeOption,
@@ -98,9 +101,9 @@ def encode(
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="Texts read, embedded and written per step (bounds memory).")
     ] = 8192,
-    quantization: Annotated[
-        str | None, typer.Option("--quantization", help="'int8': dynamic int8 linear layers (CPU fast path).")
-    ] = None,
+    quantization: QuantizationOption = None,
+    runtime: RuntimeOption = "torch",
+    runtime_option: RuntimeOptionsOption = None,
 ) -> None:
     """Embed the texts of a file and write the embeddings (rows in input order).
 
@@ -128,6 +131,8 @@ def encode(
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
         quantization=quantization,
+        runtime=runtime,
+        runtime_options=runtime_option,
     )
     options: dict[str, Any] = dict(
         truncate=not no_truncate, normalize=False if no_normalize else None, truncate_dim=truncate_dim, **prompts

@@ -17,6 +17,9 @@ from youtu_embedding.core.cli.options import (
     MaxLengthOption,
     ModelOption,
     PoolingOption,
+    QuantizationOption,
+    RuntimeOption,
+    RuntimeOptionsOption,
     TrustRemoteCodeOption,
     load_encoder,
 )
@@ -32,8 +35,11 @@ def info(
     max_length: MaxLengthOption = None,
     trust_remote_code: TrustRemoteCodeOption = False,
     allow_pickle: AllowPickleOption = False,
+    quantization: QuantizationOption = None,
+    runtime: RuntimeOption = "torch",
+    runtime_option: RuntimeOptionsOption = None,
 ) -> None:
-    """Load a model and show how it runs: architecture, dimension, max length, backend, dtype, pooling, prompts."""
+    """Load a model and show how it runs: architecture, dimension, max length, backend, dtype, runtime, prompts."""
     encoder = load_encoder(
         model,
         device=device,
@@ -43,6 +49,9 @@ def info(
         max_length=max_length,
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
+        quantization=quantization,
+        runtime=runtime,
+        runtime_options=runtime_option,
     )
     details = encoder.info()
     if as_json:
@@ -57,6 +66,8 @@ def info(
     for key, value in details.items():
         if key == "prompts":
             value = "\n".join(f"{name}: {prompt!r}" for name, prompt in value.items()) or "(none)"
+        elif isinstance(value, dict):
+            value = "\n".join(f"{name}: {item}" for name, item in value.items()) or "(none)"
         table.add_row(key, str(value))
     Console().print(table)
 
@@ -80,6 +91,9 @@ def _details(kind: str, item: dict[str, Any]) -> str:
     if kind == "devices":
         state = "available" if item["available"] else "not available"
         return f"{state}, priority {item['priority']}" + (f" ({item['error']})" if item.get("error") else "")
+    if kind == "runtimes":
+        state = "available" if item["available"] else f"not available: {item.get('reason')}"
+        return f"{item['description']} ({state}; quantization: {', '.join(item['quantizations']) or 'none'})"
     if kind == "aliases":
         return f"-> {item['target']}"
     if kind == "templates":
@@ -107,7 +121,7 @@ def _print_report(report: dict[str, Any]) -> None:
     provided = Table(title="provided")
     for column in ("kind", "name", "plugin", "details"):
         provided.add_column(column, overflow="fold")
-    for kind in ("pooling", "templates", "devices", "aliases", "commands"):
+    for kind in ("pooling", "templates", "devices", "runtimes", "aliases", "commands"):
         for name, item in report[kind].items():
             provided.add_row(kind, name, item["plugin"] or "?", _details(kind, item))
     console.print(provided)

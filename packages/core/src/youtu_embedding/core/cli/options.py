@@ -75,6 +75,22 @@ TaskOption = Annotated[
 TemplateOption = Annotated[
     str | None, typer.Option("--template", help="Instruction template (youtu, bge, e5, qwen3, none, or a plugin's).")
 ]
+RuntimeOption = Annotated[
+    str,
+    typer.Option("--runtime", help="What runs the network: torch, or a plugin's runtime such as onnxruntime."),
+]
+RuntimeOptionsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--runtime-option",
+        help="KEY=VALUE option of the runtime (repeatable), e.g. num_threads=2 or cache_dir=/tmp/onnx.",
+        show_default=False,
+    ),
+]
+QuantizationOption = Annotated[
+    str | None,
+    typer.Option("--quantization", help="'int8': dynamic int8 linear layers (CPU fast path), done by the runtime."),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -92,6 +108,8 @@ def load_encoder(
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
     quantization: str | None = None,
+    runtime: str = "torch",
+    runtime_options: list[str] | dict[str, object] | None = None,
 ) -> Encoder:
     """Load an :class:`~youtu_embedding.core.Encoder` from command-line option values (imports torch lazily)."""
     from youtu_embedding.core.encoder import DEFAULT_BATCH_SIZE, Encoder
@@ -109,7 +127,29 @@ def load_encoder(
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
         quantization=quantization,
+        runtime=runtime,
+        runtime_options=parse_runtime_options(runtime_options),
     )
+
+
+def parse_runtime_options(values: list[str] | dict[str, object] | None) -> dict[str, object]:
+    """``["num_threads=2", "cache_dir=/x"]`` -> ``{"num_threads": 2, "cache_dir": "/x"}`` (JSON values parsed)."""
+    import json
+
+    from youtu_embedding.core.errors import InvalidArgumentError
+
+    if values is None or isinstance(values, dict):
+        return dict(values or {})
+    options: dict[str, object] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidArgumentError("runtime-option", f"expected KEY=VALUE, got {item!r}")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
 
 
 def prompt_kwargs(

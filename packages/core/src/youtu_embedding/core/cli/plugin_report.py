@@ -20,6 +20,7 @@ SECTIONS = {
     "register_instruction_templates": "templates",
     "register_device_backends": "devices",
     "register_model_aliases": "aliases",
+    "register_runtimes": "runtimes",
 }
 
 
@@ -47,11 +48,21 @@ def _device(item: Any) -> dict[str, Any]:
     return entry
 
 
+def _runtime(item: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"description": item.description, "quantizations": list(item.quantizations)}
+    try:
+        entry["reason"] = item.unavailable_reason()
+    except Exception as exc:  # a plugin's availability probe must not break the report
+        entry["reason"] = f"{type(exc).__name__}: {exc}"
+    entry["available"] = entry["reason"] is None
+    return entry
+
+
 def _alias(item: Any) -> dict[str, Any]:
     return {"target": str(item)}
 
 
-_DESCRIBE = {"pooling": _pooling, "templates": _template, "devices": _device, "aliases": _alias}
+_DESCRIBE = {"pooling": _pooling, "templates": _template, "devices": _device, "aliases": _alias, "runtimes": _runtime}
 
 
 def _plugins_by_module(registry: PluginRegistry) -> dict[str, tuple[str, object]]:

@@ -1,0 +1,106 @@
+"""Runtimes: what executes the network of a loaded model (torch itself, or a plugin such as ONNX Runtime).
+
+A :class:`Runtime` turns a :class:`~youtu_embedding.core.loading.LoadedModel` into a callable with
+the call contract of a Hugging Face model, as :meth:`Encoder.token_states` uses it::
+
+    runner = runtime.prepare(loaded, quantization=None, options={})
+    hidden = runner(input_ids=ids, attention_mask=mask, return_dict=True).last_hidden_state  # torch tensor
+
+The built-in ``torch`` runtime returns the model itself (int8-quantised with ``quantization="int8"``).
+Plugins add runtimes through the ``register_runtimes`` hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from youtu_embedding.core.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    import torch
+
+    from youtu_embedding.core.loading import LoadedModel
+
+DEFAULT_RUNTIME = "torch"
+
+
+class RuntimeModel(Protocol):
+    """What a runtime's ``prepare`` returns: called like a Hugging Face model."""
+
+    def __call__(self, *, input_ids: torch.Tensor, attention_mask: torch.Tensor, return_dict: bool = True) -> Any:
+        """Return an object whose ``last_hidden_state`` is a ``(batch, seq, dim)`` torch tensor."""
+        ...
+
+
+def _always() -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A way to execute the network of a loaded model.
+
+    Attributes:
+        name: registry name (``Encoder(runtime=name)``, ``youtu-embed ... --runtime name``).
+        description: one line for ``youtu-embed plugins`` and ``info``.
+        prepare: ``prepare(loaded, quantization=..., options=...) -> RuntimeModel``; raises
+            :class:`~youtu_embedding.core.errors.InvalidArgumentError` for an unsupported model,
+            quantization or option. The returned callable may have a ``describe() -> dict``
+            method, shown by ``Encoder.info()["runtime_details"]``.
+        quantizations: the ``quantization`` values it accepts (None, meaning none, always is).
+        unavailable_reason: None when usable on this machine, else why not (e.g. a missing package).
+    """
+
+    name: str
+    description: str
+    prepare: Callable[..., RuntimeModel]
+    quantizations: tuple[str, ...] = ()
+    unavailable_reason: Callable[[], str | None] = _always
+
+    def is_available(self) -> bool:
+        """Whether the runtime can be used on this machine."""
+        return self.unavailable_reason() is None
+
+
+def available_runtimes() -> dict[str, Runtime]:
+    """Registered runtimes by name (the built-in ``torch`` and the plugins')."""
+    from youtu_embedding.core.plugins import get_registry
+
+    found = {name: item for name, (_, item) in get_registry().collect("register_runtimes").items()}
+    if DEFAULT_RUNTIME not in found:  # installed metadata older than this module's entry point
+        from youtu_embedding.core.builtins.runtimes import TORCH_RUNTIME
+
+        found[DEFAULT_RUNTIME] = TORCH_RUNTIME
+    return found
+
+
+def get_runtime(name: str | None, quantization: str | None = None) -> Runtime:
+    """Look up a runtime and check it is usable with `quantization`; errors list the choices."""
+    runtimes = available_runtimes()
+    name = DEFAULT_RUNTIME if name is None else name
+    if name not in runtimes:
+        raise InvalidArgumentError("runtime", f"unknown runtime '{name}'", sorted(runtimes))
+    runtime = runtimes[name]
+    reason = runtime.unavailable_reason()
+    if reason is not None:
+        usable = sorted(n for n, r in runtimes.items() if r.is_available())
+        raise InvalidArgumentError("runtime", f"runtime '{name}' is not available: {reason}", usable)
+    if quantization is not None and quantization not in runtime.quantizations:
+        raise InvalidArgumentError(
+            "quantization",
+            f"unknown quantization '{quantization}' for runtime '{name}'",
+            list(runtime.quantizations),
+        )
+    return runtime
+
+
+def prepare_runtime(
+    runtime: Runtime, loaded: LoadedModel, quantization: str | None, options: Mapping[str, Any] | None
+) -> RuntimeModel:
+    """Run ``runtime.prepare`` with a copy of the options."""
+    return runtime.prepare(loaded, quantization=quantization, options=dict(options or {}))
+
+
+__all__ = ["DEFAULT_RUNTIME", "Runtime", "RuntimeModel", "available_runtimes", "get_runtime", "prepare_runtime"]
