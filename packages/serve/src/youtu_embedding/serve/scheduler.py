@@ -1,13 +1,14 @@
 """Cross-request dynamic batching: one queue for every client, a pool of inference workers.
 
 Handlers (on the asyncio loop) add a :class:`Job` (the token rows of one request) to the queue and
-await its future. A worker that needs work takes the next planned batch; when none is left it takes
-*everything* queued at that moment (a round), drops jobs that were cancelled or whose deadline
-passed, sorts the rows by length and cuts them into batches of at most ``max_batch_requests`` rows
-and ``max_batch_tokens`` padded tokens (:func:`youtu_embedding.serve.batching.plan_min_padding`:
-the cuts that minimise padded tokens plus a per-batch cost). Every worker runs batches of the
-current plan; results go back to each job through ``loop.call_soon_threadsafe``. Jobs that arrive
-during a round wait for the next one, so tokenisation overlaps with inference.
+await its future. A worker that needs work takes the next planned batch (oldest rows first). Jobs
+queued since the last pick are planned together with the unstarted batches (up to ``replan_rows``
+rows; beyond that the current plan is used up first): jobs that were cancelled or whose deadline
+passed are dropped, the rows are sorted by length and cut into batches of at most
+``max_batch_requests`` rows and ``max_batch_tokens`` padded tokens
+(:func:`youtu_embedding.serve.batching.plan_min_padding`: the cuts that minimise padded tokens plus
+a per-batch cost). Results go back to each job through ``loop.call_soon_threadsafe``.
+Tokenisation runs on its own thread and overlaps with inference.
 
 Several workers with few intra-op threads each (default on CPU: 2 workers) keep the cores busy
 without OpenMP barriers: one thread preempted by the event loop or a client delays only its own
@@ -120,6 +121,7 @@ class Scheduler:
         self.metrics = metrics
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_requests = max_batch_requests
+        self.replan_rows = 2 * max_batch_requests
         self._cond = threading.Condition()
         self._incoming: list[Job] = []  # submitted, not yet planned
         self._ready: deque[tuple[str, list[tuple[Job, int]]]] = deque()  # planned batches of the current round
@@ -181,32 +183,46 @@ class Scheduler:
 
     # -- inference workers ---------------------------------------------------------------------------
     def _next_batch(self) -> tuple[str, list[tuple[Job, int]]] | None:
-        """The next planned batch; plans a new round from the queue when the current one is used up."""
+        """The next planned batch, oldest rows first.
+
+        Newly queued jobs are planned together with the batches not started yet (while those hold at
+        most ``replan_rows`` rows), so rows that arrive during a round share batches with it instead
+        of waiting for the round to end; beyond that the current plan is used up first.
+        """
         with self._cond:
             while True:
+                if self._incoming and not self._stopped:
+                    carried = sum(len(items) for _, items in self._ready)
+                    if carried <= self.replan_rows:
+                        jobs, self._incoming = self._incoming, []
+                        self._queued_rows -= sum(len(j.ids) for j in jobs)
+                        self.metrics.queue_size.set(self._queued_rows)
+                        batches = self._plan(jobs, [row for _, items in self._ready for row in items])
+                        self._ready.clear()
+                        self._ready.extend(batches)
                 if self._ready:
                     return self._ready.popleft()
                 if self._stopped:
                     return None
-                if self._incoming:
-                    jobs, self._incoming = self._incoming, []
-                    self._queued_rows -= sum(len(j.ids) for j in jobs)
-                    self.metrics.queue_size.set(self._queued_rows)
-                    self._ready.extend(self._plan(jobs))
-                    continue
                 self._cond.wait()
 
-    def _plan(self, jobs: list[Job]) -> list[tuple[str, list[tuple[Job, int]]]]:
+    def _plan(
+        self, jobs: list[Job], carried: list[tuple[Job, int]] | None = None
+    ) -> list[tuple[str, list[tuple[Job, int]]]]:
+        """Batches of the new jobs' rows and the ``carried`` rows of unstarted batches, oldest first."""
         now = time.monotonic()
         live = [j for j in jobs if self._alive(j, now)]
+        carried = carried or []
         batches = []
         for kind in (POOLED, TOKENS):
-            rows = [(job, i) for job in live if job.kind == kind for i in range(len(job.ids))]
+            rows = [row for row in carried if row[0].kind == kind]
+            rows += [(job, i) for job in live if job.kind == kind for i in range(len(job.ids))]
             if not rows:
                 continue
             lengths = [len(job.ids[i]) for job, i in rows]
             for batch in plan_min_padding(lengths, self.max_batch_requests, self.max_batch_tokens, self.batch_overhead):
                 batches.append((kind, [rows[b] for b in batch]))
+        batches.sort(key=lambda batch: min(job.enqueued for job, _ in batch[1]))
         return batches
 
     def _alive(self, job: Job, now: float) -> bool:
