@@ -12,7 +12,10 @@ import nox
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
-PACKAGES = sorted(p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
+# core first: pip 23 (the venv default on Python 3.11) fails to resolve a package that needs core when that
+# package's editable install is listed before core's in the same command
+_FOUND = (p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
+PACKAGES = sorted(_FOUND, key=lambda p: (p.name != "core", p.name))
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
