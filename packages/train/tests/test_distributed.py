@@ -3,79 +3,33 @@ and a short `torchrun --nproc_per_node 2 youtu-embed train` run on ../shared/dat
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
 import torch
 
 from youtu_embedding.train.config import build_config
 from youtu_embedding.train.sampler import ItemRef
+from youtu_embedding.train.testing import PREFLIGHT, free_port, kill_tree, torchrun_env
 from youtu_embedding.train.trainer import Trainer
 
 HERE = Path(__file__).parent
-
-
-PREFLIGHT = """
-import os
-from datetime import timedelta
-
-import torch
-import torch.distributed as dist
-
-dist.init_process_group("gloo", timeout=timedelta(seconds=60))
-t = torch.ones(1)
-dist.all_reduce(t)
-assert t.item() == 2.0, t
-dist.destroy_process_group()
-print("rank", os.environ["RANK"], "ok")
-"""
 
 
 class TorchrunError(RuntimeError):
     """torchrun exited non-zero or ran past its timeout; the message carries its logs."""
 
 
-def _kill_tree(pid: int) -> None:
-    """Kill torchrun and every process under it (its workers run in sessions of their own).
-
-    The workers first get SIGABRT, so faulthandler (PYTHONFAULTHANDLER=1) writes where each one hung
-    into the captured stderr."""
-    try:
-        root = psutil.Process(pid)
-        procs = [*root.children(recursive=True), root]
-    except psutil.NoSuchProcess:
-        return
-    for p in procs[:-1]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.send_signal(signal.SIGABRT)
-    psutil.wait_procs(procs[:-1], timeout=5)
-    for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.kill()
-    psutil.wait_procs(procs, timeout=30)
-
-
 def _run_torchrun(args: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
     """Run ``torchrun --nproc_per_node 2`` on 127.0.0.1 with gloo; logs go to files, so a stray
     worker can never block the test, and on timeout the whole process tree is killed."""
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        MASTER_ADDR="127.0.0.1",
-        HF_HUB_OFFLINE="1",
-        GLOO_SOCKET_IFNAME="lo",
-        PYTHONFAULTHANDLER="1",
-    )
-    cmd = [torchrun, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port())]
+    env = torchrun_env()
+    cmd = [torchrun, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port())]
     cmd += ["--local-addr", "127.0.0.1", *args]
     out_path, err_path = cwd / "torchrun.out", cwd / "torchrun.err"
     with out_path.open("w") as out, err_path.open("w") as err:
@@ -83,7 +37,7 @@ def _run_torchrun(args: list[str], cwd: Path, timeout: float) -> subprocess.Comp
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_tree(proc.pid)
+            kill_tree(proc.pid)
             proc.wait()
             raise TorchrunError(f"timed out after {timeout:.0f}s: {_logs(out_path, err_path)}") from None
     stdout, stderr = out_path.read_text(), err_path.read_text()
@@ -113,14 +67,6 @@ def _torchrun(args: list[str], out: Path, timeout: float = 300) -> subprocess.Co
         return _run_torchrun(args, out, timeout)
     except TorchrunError as exc:
         pytest.fail(f"torchrun {exc}")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 pytestmark = pytest.mark.usefixtures("gloo_on_loopback")

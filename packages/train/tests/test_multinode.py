@@ -7,63 +7,22 @@ files, every wait is bounded, and on a timeout or a failure both process trees a
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
+
+from youtu_embedding.train.testing import PREFLIGHT, free_port, kill_tree, torchrun_env
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "torchrun_multinode.sh"
 TIMEOUT = 300.0
 
-PREFLIGHT = """
-import os
-from datetime import timedelta
-
-import torch
-import torch.distributed as dist
-
-dist.init_process_group("gloo", timeout=timedelta(seconds=60))
-t = torch.ones(1)
-dist.all_reduce(t)
-assert t.item() == 2.0, t
-dist.destroy_process_group()
-print("rank", os.environ["RANK"], "ok")
-"""
-
 
 class LaunchError(RuntimeError):
     """A node exited non-zero or the pair ran past its timeout; the message carries the logs."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _kill_tree(pid: int) -> None:
-    """Kill a node's torchrun and every process under it (workers first get SIGABRT for a traceback)."""
-    try:
-        root = psutil.Process(pid)
-        procs = [*root.children(recursive=True), root]
-    except psutil.NoSuchProcess:
-        return
-    for p in procs[:-1]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.send_signal(signal.SIGABRT)
-    psutil.wait_procs(procs[:-1], timeout=5)
-    for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.kill()
-    psutil.wait_procs(procs, timeout=30)
 
 
 def _logs(cwd: Path) -> str:
@@ -74,18 +33,6 @@ def _logs(cwd: Path) -> str:
             text = path.read_text(errors="replace") if path.is_file() else ""
             parts.append(f"--- node {rank} std{stream} ---\n{text[-4000:]}")
     return "\n".join(parts)
-
-
-def _env() -> dict[str, str]:
-    bin_dir = str(Path(sys.executable).parent)
-    return dict(
-        os.environ,
-        PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
-        OMP_NUM_THREADS="1",
-        HF_HUB_OFFLINE="1",
-        GLOO_SOCKET_IFNAME="lo",
-        PYTHONFAULTHANDLER="1",
-    )
 
 
 def _launch_two_nodes(commands: list[list[str]], envs: list[dict[str, str]], cwd: Path, timeout: float) -> None:
@@ -113,7 +60,7 @@ def _launch_two_nodes(commands: list[list[str]], envs: list[dict[str, str]], cwd
     finally:
         for p in procs:
             if p.poll() is None:
-                _kill_tree(p.pid)
+                kill_tree(p.pid)
                 p.wait(30)
         for f in files:
             f.close()
@@ -121,7 +68,7 @@ def _launch_two_nodes(commands: list[list[str]], envs: list[dict[str, str]], cwd
 
 def _node_env(rank: int, port: int) -> dict[str, str]:
     return {
-        **_env(),
+        **torchrun_env(),
         "NNODES": "2",
         "NODE_RANK": str(rank),
         "MASTER_ADDR": "127.0.0.1",
@@ -139,7 +86,7 @@ def two_nodes_on_loopback(tmp_path_factory: pytest.TempPathFactory) -> None:
     (checked with a 6-line all_reduce script that uses none of our code)."""
     cwd = tmp_path_factory.mktemp("preflight-2node")
     (cwd / "preflight.py").write_text(PREFLIGHT)
-    port = _free_port()
+    port = free_port()
     torchrun = str(Path(sys.executable).parent / "torchrun")
     commands = [
         [
@@ -163,7 +110,7 @@ def two_nodes_on_loopback(tmp_path_factory: pytest.TempPathFactory) -> None:
         for rank in (0, 1)
     ]
     try:
-        _launch_two_nodes(commands, [_env(), _env()], cwd, timeout=180)
+        _launch_two_nodes(commands, [torchrun_env(), torchrun_env()], cwd, timeout=180)
     except LaunchError as exc:
         pytest.skip(f"two torchrun nodes on 127.0.0.1 do not work in this environment: {exc}")
 
@@ -190,7 +137,7 @@ def test_two_nodes_train_the_tiny_utu_model(tiny_utu: Path, data_dir: Path, tmp_
         "--dist-timeout": 120,
     }
     args = [str(x) for kv in options.items() for x in kv] + ["--no-progress"]
-    port = _free_port()
+    port = free_port()
     cmd = ["bash", str(SCRIPT), *args]
     try:
         _launch_two_nodes([cmd, cmd], [_node_env(0, port), _node_env(1, port)], tmp_path, TIMEOUT)
@@ -214,7 +161,7 @@ def test_two_nodes_train_the_tiny_utu_model(tiny_utu: Path, data_dir: Path, tmp_
 
 
 def test_launch_script_rejects_missing_settings(tmp_path: Path) -> None:
-    env = {k: v for k, v in _env().items() if k not in ("NNODES", "NODE_RANK", "MASTER_ADDR")}
+    env = {k: v for k, v in torchrun_env().items() if k not in ("NNODES", "NODE_RANK", "MASTER_ADDR")}
     missing = subprocess.run(["bash", str(SCRIPT), "x.yaml"], env=env, capture_output=True, text=True, timeout=30)
     assert missing.returncode != 0 and "set NNODES" in missing.stderr
     env.update(NNODES="2", NODE_RANK="0", MASTER_ADDR="127.0.0.1", RDZV_BACKEND="etcd")
