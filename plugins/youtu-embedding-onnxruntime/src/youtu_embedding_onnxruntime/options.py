@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from youtu_embedding.core.errors import InvalidArgumentError
+from youtu_embedding.core.runtimes import check_option_names, option_bool, option_int
 
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 MIN_OPSET = 18  # the torch.export-based exporter emits opset 18 and later
@@ -65,31 +66,12 @@ class OrtOptions:
     allow_spinning: bool = False
 
 
-def _bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.lower() in ("true", "1", "yes")
-    raise InvalidArgumentError(f"runtime_options.{name}", f"must be true or false, got {value!r}")
-
-
-def _int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidArgumentError(f"runtime_options.{name}", f"must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
 def parse_options(options: dict[str, Any] | None) -> OrtOptions:
     """Validate ``runtime_options``; unknown keys and bad values raise InvalidArgumentError naming the key."""
     import torch
 
     options = dict(options or {})
-    known = [f.name for f in fields(OrtOptions)]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise InvalidArgumentError("runtime_options", f"unknown option '{unknown[0]}' of runtime 'onnxruntime'", known)
+    check_option_names("onnxruntime", options, [f.name for f in fields(OrtOptions)])
     level = options.get("optimization_level", "all")
     if level not in OPTIMIZATION_LEVELS:
         raise InvalidArgumentError(
@@ -99,10 +81,10 @@ def parse_options(options: dict[str, Any] | None) -> OrtOptions:
     cache_dir = options.get("cache_dir")
     return OrtOptions(
         cache_dir=Path(cache_dir).expanduser() if cache_dir else default_cache_dir(),
-        num_threads=_int("num_threads", options.get("num_threads", torch.get_num_threads()), 1),
+        num_threads=option_int("num_threads", options.get("num_threads", torch.get_num_threads()), 1),
         optimization_level=level,
-        opset=_int("opset", options.get("opset", DEFAULT_OPSET), MIN_OPSET),
-        per_channel=_bool("per_channel", options.get("per_channel", True)),
-        reduce_range=not cpu_has_vnni() if reduce_range is None else _bool("reduce_range", reduce_range),
-        allow_spinning=_bool("allow_spinning", options.get("allow_spinning", False)),
+        opset=option_int("opset", options.get("opset", DEFAULT_OPSET), MIN_OPSET),
+        per_channel=option_bool("per_channel", options.get("per_channel", True)),
+        reduce_range=not cpu_has_vnni() if reduce_range is None else option_bool("reduce_range", reduce_range),
+        allow_spinning=option_bool("allow_spinning", options.get("allow_spinning", False)),
     )

@@ -7,6 +7,7 @@ encoder, and embed texts with instruction templates, pooling plugins and token-b
     (1, 384)
 """
 
+from youtu_embedding.core import _quiet_imports  # noqa: F401  (first: before transformers is imported)
 from youtu_embedding.core.devices import DeviceBackend
 from youtu_embedding.core.encoder import Encoder
 from youtu_embedding.core.errors import (

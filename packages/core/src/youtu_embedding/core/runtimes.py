@@ -103,4 +103,39 @@ def prepare_runtime(
     return runtime.prepare(loaded, quantization=quantization, options=dict(options or {}))
 
 
-__all__ = ["DEFAULT_RUNTIME", "Runtime", "RuntimeModel", "available_runtimes", "get_runtime", "prepare_runtime"]
+def option_bool(name: str, value: Any) -> bool:
+    """A boolean runtime option (``true``/``false``/``1``/``0``/``yes``/``no`` from the CLI); errors name the key."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.lower() in ("true", "1", "yes")
+    raise InvalidArgumentError(f"runtime_options.{name}", f"must be true or false, got {value!r}")
+
+
+def option_int(name: str, value: Any, minimum: int) -> int:
+    """An integer runtime option of at least `minimum` (digits from the CLI); errors name the key."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise InvalidArgumentError(f"runtime_options.{name}", f"must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_option_names(runtime: str, options: Mapping[str, Any], known: list[str]) -> None:
+    """Reject an option the runtime does not have, listing the ones it has."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidArgumentError("runtime_options", f"unknown option '{unknown[0]}' of runtime '{runtime}'", known)
+
+
+__all__ = [
+    "DEFAULT_RUNTIME",
+    "Runtime",
+    "RuntimeModel",
+    "available_runtimes",
+    "check_option_names",
+    "get_runtime",
+    "option_bool",
+    "option_int",
+    "prepare_runtime",
+]

@@ -1,0 +1,37 @@
+"""Options of the ``inductor`` runtime (``Encoder(runtime_options=...)`` / ``--runtime-option KEY=VALUE``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from youtu_embedding.core.runtimes import check_option_names, option_bool, option_int
+
+
+@dataclass(frozen=True)
+class InductorOptions:
+    """Options of the ``inductor`` runtime.
+
+    Attributes:
+        warmup: compile while the encoder is built (default True), so that the first ``encode``
+            is not the one paying for compilation.
+        reduce_range: 7-bit int8 activations (default False; only for CPUs without VNNI, where u8s8
+            dot products can saturate).
+        max_batch: the largest batch the compiled graph accepts (default 65536; the encoder's
+            batches are far smaller).
+    """
+
+    warmup: bool = True
+    reduce_range: bool = False
+    max_batch: int = 65536
+
+
+def parse_options(options: dict[str, Any] | None) -> InductorOptions:
+    """Validate ``runtime_options``; unknown keys and bad values raise InvalidArgumentError naming the key."""
+    options = dict(options or {})
+    check_option_names("inductor", options, [f.name for f in fields(InductorOptions)])
+    return InductorOptions(
+        warmup=option_bool("warmup", options.get("warmup", True)),
+        reduce_range=option_bool("reduce_range", options.get("reduce_range", False)),
+        max_batch=option_int("max_batch", options.get("max_batch", 65536), 2),
+    )

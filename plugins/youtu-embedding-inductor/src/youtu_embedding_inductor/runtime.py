@@ -1,0 +1,242 @@
+"""The ``inductor`` runtime: the network captured by ``torch.export``, optionally PT2E-quantised to
+dynamic int8, and compiled by ``torch.compile`` (Inductor C++ kernels, oneDNN int8/bf16 GEMMs)."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+import time
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import torch
+from transformers.modeling_outputs import BaseModelOutput
+
+from youtu_embedding.core.errors import InvalidArgumentError
+from youtu_embedding.core.runtimes import Runtime
+from youtu_embedding_inductor.options import InductorOptions, parse_options
+
+if TYPE_CHECKING:
+    from youtu_embedding.core.loading import LoadedModel
+
+QUANTIZATIONS = ("int8",)
+#: Model types known not to export: `utu` builds its attention mask with data-dependent branches
+#: (``attention_mask.all()`` picks the unmasked SDPA path), which torch.export cannot trace.
+UNSUPPORTED_MODEL_TYPES = {"utu": "its attention mask is built with data-dependent branches that torch.export rejects"}
+#: Inductor settings while it compiles: freezing folds the (quantised) weights into constants, which
+#: lets it pre-pack them for oneDNN and fuse quantise -> int8 GEMM -> dequantise. They are applied
+#: around every call (a recompilation for a new shape class must see them too), not process-wide.
+INDUCTOR_CONFIG = {"freezing": True}
+
+
+class _LastHiddenState(torch.nn.Module):
+    """``(input_ids, attention_mask) -> last_hidden_state``: the graph that is exported and compiled."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
+
+
+@functools.lru_cache(maxsize=1)
+def cpp_compiler() -> str | None:
+    """The C++ compiler Inductor will use, or None when there is none (Inductor's CPU backend needs one)."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        return str(get_cpp_compiler())
+    except Exception:
+        return None
+
+
+def unavailable_reason() -> str | None:
+    """None when torch.compile's CPU backend and torchao's PT2E quantiser can be used here."""
+    try:
+        import torchao  # noqa: F401  (its import-time warnings are quietened by the core)
+    except ImportError as exc:
+        return f"torchao is not installed ({exc}); pip install torchao"
+    if cpp_compiler() is None:
+        return "no C++ compiler found (Inductor's CPU backend compiles C++ kernels; install g++ or set CXX)"
+    return None
+
+
+def _check_supported(loaded: LoadedModel, quantization: str | None) -> None:
+    model_type = getattr(loaded.model.config, "model_type", None)
+    if model_type in UNSUPPORTED_MODEL_TYPES:
+        raise InvalidArgumentError(
+            "runtime",
+            f"model type '{model_type}' is not supported by the inductor runtime "
+            f"({UNSUPPORTED_MODEL_TYPES[model_type]}); use runtime='torch' (dtype='bfloat16' is its fast CPU path)",
+        )
+    if loaded.device.type != "cpu":
+        raise InvalidArgumentError(
+            "device", f"the inductor runtime runs on the CPU, not {loaded.device}; load the model with device='cpu'"
+        )
+    if loaded.dtype not in (torch.float32, torch.bfloat16):
+        dtype = str(loaded.dtype).replace("torch.", "")
+        raise InvalidArgumentError(
+            "dtype", f"the inductor runtime runs float32 or bfloat16 models, not {dtype}", ["float32", "bfloat16"]
+        )
+    if getattr(loaded.model, "is_quantized", False) or any(
+        "quantized" in type(m).__module__ for m in loaded.model.modules()
+    ):
+        raise InvalidArgumentError("model", "the model is already quantised by torch; the runtime needs float weights")
+    if quantization == "int8" and not loaded.dtype.is_floating_point:
+        raise InvalidArgumentError("quantization", "int8 quantisation needs float weights")
+
+
+def _max_positions(loaded: LoadedModel) -> int:
+    """The longest sequence the graph must accept: the model's position table (or the encoder's limit)."""
+    positions = int(getattr(loaded.model.config, "max_position_embeddings", 0) or 0)
+    return max(positions, int(loaded.max_length or 0), 8)
+
+
+def _export(module: torch.nn.Module, loaded: LoadedModel, options: InductorOptions) -> torch.fx.GraphModule:
+    """``torch.export`` with dynamic batch and sequence axes; unused outputs (e.g. BERT's pooler) removed."""
+    example = torch.tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 0, 0, 0]], dtype=torch.long)
+    example = example.clamp(max=int(loaded.model.config.vocab_size) - 1)
+    mask = torch.tensor([[1] * 6, [1, 1, 1, 0, 0, 0]], dtype=torch.long)
+    batch = torch.export.Dim("batch", max=options.max_batch)
+    seq = torch.export.Dim("sequence", max=_max_positions(loaded))
+    try:
+        with torch.inference_mode(False), torch.no_grad():
+            program = torch.export.export(module, (example, mask), dynamic_shapes=({0: batch, 1: seq},) * 2)
+    except Exception as exc:
+        model_type = getattr(loaded.model.config, "model_type", "?")
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise InvalidArgumentError(
+            "runtime",
+            f"model type '{model_type}' ({type(loaded.model).__name__}) is not supported by the inductor runtime: "
+            f"torch.export failed ({type(exc).__name__}: {first}); use runtime='torch'",
+        ) from exc
+    graph = program.module()
+    # dead code (BERT's pooler feeds nothing we return) would otherwise reach the quantiser, whose
+    # linear+activation patterns assume every matched partition has an output
+    graph.graph.eliminate_dead_code()
+    graph.recompile()
+    return graph  # type: ignore[return-value]
+
+
+def _quantize_int8(graph: torch.fx.GraphModule, options: InductorOptions) -> torch.fx.GraphModule:
+    """PT2E dynamic int8: per-channel int8 weights, activations quantised at run time, on every linear layer."""
+    import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = xiq.X86InductorQuantizer()
+    quantizer.set_global(
+        xiq.get_default_x86_inductor_quantization_config(is_dynamic=True, reduce_range=options.reduce_range)
+    )
+    with torch.inference_mode(False), torch.no_grad():
+        prepared = prepare_pt2e(graph, quantizer)  # type: ignore[arg-type]
+        # dynamic activations need no calibration; one pass lets the observers see their tensors
+        ids = torch.ones(2, 4, dtype=torch.long)
+        prepared(ids, torch.ones_like(ids))
+        return convert_pt2e(prepared)  # type: ignore[no-any-return]
+
+
+class InductorModel:
+    """Calls the compiled graph with the contract of ``Encoder.token_states``.
+
+    ``model(input_ids=..., attention_mask=..., return_dict=True).last_hidden_state`` is a float32
+    torch tensor ``(batch, seq, dim)``. With a bfloat16 model the graph runs under bf16 autocast
+    (int8 GEMMs with bf16 elsewhere when quantised: Intel's "int8-mixed-bf16" recipe).
+    """
+
+    def __init__(
+        self, compiled: Any, *, quantization: str | None, dtype: torch.dtype, options: InductorOptions
+    ) -> None:
+        self.compiled = compiled
+        self.quantization = quantization
+        self.dtype = dtype
+        self.options = options
+        self.compile_seconds: float | None = None
+        self._compile_lock = threading.Lock()
+
+    def _run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        from torch._inductor import config
+
+        # the compiled graph is dynamic from 2 up; a size of 1 would be specialised and cost a second
+        # compilation, so a lone row is duplicated and a lone position gets a masked pad after it
+        batch, seq = input_ids.shape
+        if batch == 1:
+            input_ids, attention_mask = input_ids.expand(2, -1), attention_mask.expand(2, -1)
+        if seq == 1:
+            input_ids = torch.nn.functional.pad(input_ids, (0, 1))
+            attention_mask = torch.nn.functional.pad(attention_mask, (0, 1))
+        autocast = self.dtype == torch.bfloat16
+        with config.patch(INDUCTOR_CONFIG), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            states = self.compiled(input_ids.contiguous(), attention_mask.contiguous())
+        return states[:batch, :seq]  # type: ignore[no-any-return]
+
+    def __call__(
+        self, *, input_ids: torch.Tensor, attention_mask: torch.Tensor, return_dict: bool = True, **unused: Any
+    ) -> Any:
+        if self.compile_seconds is None:  # the first call compiles; concurrent callers wait for it
+            with self._compile_lock:
+                if self.compile_seconds is None:
+                    self.warm_up()
+        states = self._run(input_ids, attention_mask).float()
+        return BaseModelOutput(last_hidden_state=states) if return_dict else (states,)
+
+    def warm_up(self) -> float:
+        """Compile now (one dynamic-shape graph) and return the seconds it took."""
+        start = time.perf_counter()
+        # the encoder's tensors are inference tensors: compile for those; Inductor's lowering warns
+        # about its own tensor copies, which says nothing to the user
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            ids = torch.ones(2, 8, dtype=torch.long)
+            mask = torch.ones_like(ids)
+            mask[1, 5:] = 0
+            self._run(ids, mask)
+        self.compile_seconds = round(time.perf_counter() - start, 2)
+        return self.compile_seconds
+
+    def describe(self) -> dict[str, Any]:
+        """What runs: the quantisation, the compute dtype, the compiler and how long compiling took."""
+        import torchao
+
+        quantization = (
+            "int8 dynamic (torchao PT2E X86InductorQuantizer: per-channel int8 weights, activations "
+            f"quantised per batch, reduce_range={self.options.reduce_range})"
+            if self.quantization == "int8"
+            else "none"
+        )
+        return {
+            "compiler": f"torch.compile (inductor, dynamic shapes, freezing) with {cpp_compiler()}",
+            "quantization": quantization,
+            "compute_dtype": "bfloat16 autocast" if self.dtype == torch.bfloat16 else "float32",
+            "compile_seconds": self.compile_seconds,
+            "threads": torch.get_num_threads(),
+            "torch_version": torch.__version__,
+            "torchao_version": torchao.__version__,
+        }
+
+
+def prepare_inductor(loaded: LoadedModel, *, quantization: str | None, options: dict[str, Any]) -> InductorModel:
+    """Export (and quantise) the loaded model, compile it, and compile now unless ``warmup=false``."""
+    parsed = parse_options(options)
+    _check_supported(loaded, quantization)
+    network = loaded.model.eval()
+    if quantization == "int8" and loaded.dtype != torch.float32:
+        network = copy.deepcopy(network).float()  # quantisation reads float32 weights; bf16 stays for autocast
+    graph = _export(_LastHiddenState(network).eval(), loaded, parsed)
+    if quantization == "int8":
+        graph = _quantize_int8(graph, parsed)
+    compiled = torch.compile(graph, dynamic=True)
+    model = InductorModel(compiled, quantization=quantization, dtype=loaded.dtype, options=parsed)
+    if parsed.warmup:
+        model.warm_up()
+    return model
+
+
+INDUCTOR = Runtime(
+    "inductor",
+    "torch.compile (Inductor) on the CPU: compiled float32/bf16 graph; int8: torchao PT2E dynamic quantisation",
+    prepare_inductor,
+    quantizations=QUANTIZATIONS,
+    unavailable_reason=unavailable_reason,
+)
