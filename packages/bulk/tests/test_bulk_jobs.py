@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from youtu_embedding.bulk import BulkJobError, decode_embeddings, embed_to_parquet
 from youtu_embedding.bulk.partitions import plan_partitions
-from youtu_embedding.bulk.runner import _check_output_location, plan_actors
+from youtu_embedding.bulk.runner import _check_output_location, model_weight_bytes, plan_actors
 from youtu_embedding.bulk.testing import write_jsonl, write_parquet
 from youtu_embedding.core import Encoder
 from youtu_embedding.core.cli.app import build_app
@@ -34,6 +34,12 @@ def test_jobs_on_local_ray(
     # the pool is sized from the cluster: one CPU actor with both CPUs, or the CPUs shared out
     assert (plan_actors("auto", None, None).num_actors, plan_actors("auto", None, None).threads_per_actor) == (1, 2)
     assert plan_actors("cpu", 2, None).threads_per_actor == 1
+    # with the weights' size known: one single-threaded actor per CPU while memory holds the copies
+    small, huge = model_weight_bytes(str(minilm_path)), 1 << 40
+    assert small is not None and 80e6 < small < 100e6  # all-MiniLM-L6-v2's safetensors
+    for weights, expected in ((small, (2, 1)), (huge, (1, 2))):
+        plan = plan_actors("cpu", None, None, weight_bytes=weights)
+        assert (plan.num_actors, plan.threads_per_actor) == expected
     with pytest.raises(InvalidArgumentError, match="2 actors x 2 threads need 4 CPUs but Ray has 2"):
         plan_actors("cpu", 2, 2)
     with pytest.raises(InvalidArgumentError, match="device: 'cuda' was asked for but the Ray cluster has no GPU"):
@@ -52,7 +58,7 @@ def test_jobs_on_local_ray(
         rows_per_partition=25,
         progress=False,
     )
-    assert (len(result.partitions), result.rows, result.actors.num_actors) == (4, 90, 1)
+    assert (len(result.partitions), result.rows, result.actors.num_actors) == (4, 90, 2)  # 2 CPUs: 2 actors x 1 thread
     table = pq.read_table(out)
     assert table.schema.field("embedding").type.byte_width == 384 * 4
     assert table.column("id").to_pylist()[:2] == ["a.jsonl:0", "a.jsonl:1"]

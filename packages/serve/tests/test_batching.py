@@ -30,3 +30,25 @@ def test_edge_cases() -> None:
     # a large per-batch cost merges rows despite padding; none splits them
     assert plan_min_padding([50, 10], 8, 1000, batch_overhead=1000) == [[0, 1]]
     assert plan_min_padding([50, 10], 8, 1000, batch_overhead=0) == [[0], [1]]
+
+
+def test_few_rows_are_spread_over_the_workers(minilm_path, mixed_texts: list[str]) -> None:
+    """Rows that would fill one batch are split so that no inference worker idles (light load, end of a burst)."""
+    from youtu_embedding.core import Encoder
+    from youtu_embedding.serve.engine import Engine
+    from youtu_embedding.serve.metrics import ServeMetrics
+    from youtu_embedding.serve.scheduler import Job, Scheduler
+
+    engine = Engine(Encoder(minilm_path, device="cpu"))
+    ids = [row[:256] for row in engine.encoder.tokenize(mixed_texts[:10])]
+    for workers, expected in ((1, 1), (2, 2), (3, 3)):
+        scheduler = Scheduler(engine, ServeMetrics(), max_batch_tokens=16384, max_batch_requests=64, workers=workers)
+        job = Job(ids=ids, skips=[0] * len(ids))
+        batches = scheduler._plan([job])
+        assert len(batches) == expected
+        assert sorted(i for _, items in batches for _, i in items) == list(range(len(ids)))  # every row once
+    one = Job(ids=ids[:1], skips=[0])
+    assert (
+        len(Scheduler(engine, ServeMetrics(), max_batch_tokens=16384, max_batch_requests=64, workers=2)._plan([one]))
+        == 1
+    )

@@ -7,7 +7,8 @@ rows; beyond that the current plan is used up first): jobs that were cancelled o
 passed are dropped, the rows are sorted by length and cut into batches of at most
 ``max_batch_requests`` rows and ``max_batch_tokens`` padded tokens
 (:func:`youtu_embedding.serve.batching.plan_min_padding`: the cuts that minimise padded tokens plus
-a per-batch cost). Results go back to each job through ``loop.call_soon_threadsafe``.
+a per-batch cost); when that gives fewer batches than there are workers, the largest batches are
+halved so that no worker idles. Results go back to each job through ``loop.call_soon_threadsafe``.
 Tokenisation runs on its own thread and overlaps with inference.
 
 Several workers with few intra-op threads each (default on CPU: 2 workers) keep the cores busy
@@ -222,8 +223,23 @@ class Scheduler:
             lengths = [len(job.ids[i]) for job, i in rows]
             for batch in plan_min_padding(lengths, self.max_batch_requests, self.max_batch_tokens, self.batch_overhead):
                 batches.append((kind, [rows[b] for b in batch]))
+        self._spread(batches)
         batches.sort(key=lambda batch: min(job.enqueued for job, _ in batch[1]))
         return batches
+
+    def _spread(self, batches: list[tuple[str, list[tuple[Job, int]]]]) -> None:
+        """Split the largest batches until every worker has one (when there are rows enough).
+
+        With few rows queued (light load, the end of a burst) one batch would keep one worker busy
+        while the others idle; halves of a length-sorted batch pad no more than the whole did.
+        """
+        while len(batches) < self.workers:
+            largest = max(range(len(batches)), key=lambda b: len(batches[b][1]), default=None)
+            if largest is None or len(batches[largest][1]) < 2:
+                return
+            kind, items = batches[largest]
+            half = len(items) // 2
+            batches[largest : largest + 1] = [(kind, items[:half]), (kind, items[half:])]
 
     def _alive(self, job: Job, now: float) -> bool:
         if job.failed:
