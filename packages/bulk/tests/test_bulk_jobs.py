@@ -103,7 +103,7 @@ def test_jobs_on_local_ray(
     assert code == 2 and "holds a job with different skip_empty" in err, err
     code, err = _cli(*args, "--skip-empty", "--overwrite")
     assert code == 0, err
-    assert "wrote 2 partition(s), 29 texts on 1 actor(s)" in err and "1 empty texts skipped" in err
+    assert "wrote 2 partition(s), 29 texts on 2 actor(s)" in err and "1 empty texts skipped" in err
     ids = pq.read_table(bad_out).column("id").to_pylist()
     assert ids == [f"r{i}" for i in range(30) if i != 17]
 

@@ -20,6 +20,7 @@ from youtu_embedding.core.errors import InvalidArgumentError
         ({"threads": 2}, "runtime_options", "unknown option 'threads' of runtime 'inductor'"),
         ({"warmup": "later"}, "runtime_options.warmup", "true or false"),
         ({"max_batch": 1}, "runtime_options.max_batch", "integer >= 2"),
+        ({"compute_dtype": "float16"}, "runtime_options.compute_dtype", "unknown dtype 'float16'"),
     ],
 )
 def test_bad_runtime_options(minilm_path: Path, options: dict, field: str, message: str) -> None:
@@ -36,6 +37,15 @@ def test_unknown_quantization_names_the_runtime(minilm_path: Path) -> None:
 def test_utu_is_refused_clearly(tiny_utu: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="model type 'utu' is not supported by the inductor runtime"):
         Encoder(tiny_utu, device="cpu", runtime="inductor")
+
+
+def test_unavailable_without_a_compiler(minilm_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a C++ compiler the runtime is listed as unavailable and asking for it says why."""
+    import youtu_embedding_inductor.runtime as runtime
+
+    monkeypatch.setattr(runtime, "cpp_compiler", lambda: None)
+    with pytest.raises(InvalidArgumentError, match="runtime 'inductor' is not available: no C\\+\\+ compiler found"):
+        Encoder(minilm_path, device="cpu", runtime="inductor")
 
 
 def test_lazy_compilation_on_first_call(minilm_path: Path, torch_minilm: Encoder) -> None:

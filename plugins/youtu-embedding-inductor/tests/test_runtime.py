@@ -85,8 +85,9 @@ def test_int8_graph_quantises_every_linear(compiled_int8: Encoder) -> None:
 
 @pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no native bf16")
 def test_int8_mixed_bf16(minilm_path: Path, torch_minilm: Encoder, mixed: list[str]) -> None:
-    """dtype='bfloat16' with int8: int8 GEMMs and bf16 elsewhere, still close to float32."""
-    enc = Encoder(minilm_path, device="cpu", dtype="bfloat16", runtime="inductor", quantization="int8")
+    """compute_dtype='bfloat16' with int8: int8 GEMMs (from the float32 weights) and bf16 elsewhere."""
+    options = {"compute_dtype": "bfloat16"}
+    enc = Encoder(minilm_path, device="cpu", runtime="inductor", quantization="int8", runtime_options=options)
     cosine = (enc.encode(mixed) * torch_minilm.encode(mixed)).sum(1)
     assert cosine.mean() >= 0.99 and cosine.min() >= 0.9, (cosine.mean(), cosine.min())
     assert enc.info()["runtime_details"]["compute_dtype"] == "bfloat16 autocast"

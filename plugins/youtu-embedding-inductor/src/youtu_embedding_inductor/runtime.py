@@ -141,8 +141,9 @@ class InductorModel:
     """Calls the compiled graph with the contract of ``Encoder.token_states``.
 
     ``model(input_ids=..., attention_mask=..., return_dict=True).last_hidden_state`` is a float32
-    torch tensor ``(batch, seq, dim)``. With a bfloat16 model the graph runs under bf16 autocast
-    (int8 GEMMs with bf16 elsewhere when quantised: Intel's "int8-mixed-bf16" recipe).
+    torch tensor ``(batch, seq, dim)``. With ``dtype`` bfloat16 (the model's, or the
+    ``compute_dtype`` option) the graph runs under bf16 autocast (int8 GEMMs with bf16 elsewhere
+    when quantised: Intel's "int8-mixed-bf16" recipe).
     """
 
     def __init__(
@@ -227,7 +228,8 @@ def prepare_inductor(loaded: LoadedModel, *, quantization: str | None, options: 
     if quantization == "int8":
         graph = _quantize_int8(graph, parsed)
     compiled = torch.compile(graph, dynamic=True)
-    model = InductorModel(compiled, quantization=quantization, dtype=loaded.dtype, options=parsed)
+    compute = loaded.dtype if parsed.compute_dtype == "auto" else getattr(torch, parsed.compute_dtype)
+    model = InductorModel(compiled, quantization=quantization, dtype=compute, options=parsed)
     if parsed.warmup:
         model.warm_up()
     return model
