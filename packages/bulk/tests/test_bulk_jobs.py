@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -135,6 +136,30 @@ def test_output_conflicts_and_option_errors(tmp_path: Path, real_texts: list[tup
     assert code == 2 and "text_column: column 'body' is not in line 1" in err and "(columns: id, text)" in err
     code, err = _cli(*base, "-o", str(tmp_path / "o"), "--instruction", "x", "--prompt-name", "query")
     assert code == 2 and "at most one of prompt_name, instruction and task" in err
+    code, err = _cli(*base, "-o", str(tmp_path / "o"), "--runtime", "tensorrt")
+    assert code == 2 and "runtime: unknown runtime 'tensorrt'" in err and "torch" in err
     code, err = _cli(*base[:3], str(tmp_path / "nothing-*.jsonl"), "-o", str(tmp_path / "o"))
     assert code == 2 and "no .parquet or .jsonl file matches" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.timeout(600)
+def test_job_with_a_runtime_plugin(ray_local: None, tmp_path: Path, real_texts: list[tuple[str, str]]) -> None:
+    """--runtime reaches every actor's encoder (here the compiled float32 graph of the inductor plugin)."""
+    pytest.importorskip("youtu_embedding_inductor")
+    from youtu_embedding_inductor.runtime import unavailable_reason
+
+    if unavailable_reason() is not None:
+        pytest.skip(f"inductor runtime unavailable here: {unavailable_reason()}")
+    texts = [t for _, t in real_texts[:30]]
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts)])
+    out = tmp_path / "out"
+    result = embed_to_parquet(
+        tmp_path / "in", out, "all-MiniLM-L6-v2", runtime="inductor", num_actors=1, progress=False
+    )
+    assert result.rows == 30
+    table = pq.read_table(out)
+    reference = Encoder("all-MiniLM-L6-v2", device="cpu").encode(texts)
+    assert float(np.abs(decode_embeddings(table.column("embedding")) - reference).max()) < 1e-5
+    manifest = json.loads((out / "_youtu_bulk.json").read_text())
+    assert manifest["settings"]["runtime"] == "inductor"  # a rerun with another runtime is another job

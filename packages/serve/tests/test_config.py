@@ -46,6 +46,8 @@ def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"model": "m", "port": 70000}, None, "port"),
         ({"model": "m", "max_concurrent_requests": 0}, None, "max_concurrent_requests"),
         ({"model": "m", "dtype": "int4"}, None, "dtype"),
+        ({"model": "m", "quantization": "int4"}, None, "quantization"),
+        ({}, 'model = "m"\nruntime_options = "warmup"\n', "runtime_options"),
         ({}, 'model = "m"\nmax_batch_tokns = 5\n', "max_batch_tokns"),
         ({}, "port = 1\n", "model"),
         ({"model": "m", "tls_cert_file": "/nonexistent/cert.pem", "tls_key_file": "/nonexistent/key"}, None, "tls"),

@@ -109,3 +109,27 @@ def test_similarity_and_tokenize_match_core(utu_server, utu_encoder: Encoder) ->
     pooled = [t for t in tokens if t["pooled"]]
     assert 0 < len(pooled) < len(tokens)
     assert "".join(t["text"] for t in pooled).strip() == "He drove to the stadium."
+
+
+def test_served_runtime_plugin(minilm_encoder: Encoder, server_logs: Path, mixed_texts: list[str]) -> None:
+    """--runtime picks a plugin's runtime (here the compiled float32 graph): same vectors as the core's torch path."""
+    pytest.importorskip("youtu_embedding_inductor")
+    from youtu_embedding_inductor.runtime import unavailable_reason
+
+    if unavailable_reason() is not None:
+        pytest.skip(f"inductor runtime unavailable here: {unavailable_reason()}")
+    from youtu_embedding.serve.testing import ServerProcess
+
+    server = ServerProcess("all-MiniLM-L6-v2", server_logs, "--runtime", "inductor", "--runtime-option", "warmup=true")
+    try:
+        server.wait_serving(timeout=300)
+        texts = _texts(mixed_texts)
+        with EmbeddingClient(server.target) as client:
+            got = client.embed(texts, truncate=True)
+            single = client.embed(texts[:1], truncate=True)  # a batch of one reuses the compiled graph
+        expected = minilm_encoder.encode(texts)
+        assert np.abs(got - expected).max() < 1e-5
+        assert np.abs(single - expected[:1]).max() < 1e-5
+        assert '"runtime": "inductor"' in server.log()  # the "model ready" log line names it
+    finally:
+        assert server.terminate() == 0, server.log()[-2000:]

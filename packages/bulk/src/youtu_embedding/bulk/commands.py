@@ -19,9 +19,13 @@ from youtu_embedding.core.cli.options import (
     ModelOption,
     PoolingOption,
     PromptNameOption,
+    QuantizationOption,
+    RuntimeOption,
+    RuntimeOptionsOption,
     TaskOption,
     TemplateOption,
     TrustRemoteCodeOption,
+    parse_runtime_options,
     stderr_line,
 )
 from youtu_embedding.core.hookspecs import hookimpl
@@ -47,10 +51,14 @@ def batch(
         int | None, typer.Option("--num-cpus", min=1, help="CPUs of the local Ray instance (default: all).")
     ] = None,
     num_actors: Annotated[
-        int | None, typer.Option("--num-actors", min=1, help="Model actors (default: one per GPU, else per node).")
+        int | None,
+        typer.Option(
+            "--num-actors", min=1, help="Model actors (default: one per GPU, else one per CPU as memory allows)."
+        ),
     ] = None,
     threads_per_actor: Annotated[
-        int | None, typer.Option("--threads-per-actor", min=1, help="Torch threads per CPU actor (default: node CPUs).")
+        int | None,
+        typer.Option("--threads-per-actor", min=1, help="Torch threads per CPU actor (default: 1 as memory allows)."),
     ] = None,
     text_column: Annotated[str, typer.Option("--text-column", help="Column / JSON field of the text.")] = "text",
     id_column: Annotated[str, typer.Option("--id-column", help="Column / JSON field of the id.")] = "id",
@@ -81,6 +89,9 @@ def batch(
     no_normalize: Annotated[bool, typer.Option("--no-normalize", help="Do not L2-normalise the embeddings.")] = False,
     trust_remote_code: TrustRemoteCodeOption = False,
     allow_pickle: AllowPickleOption = False,
+    runtime: RuntimeOption = "torch",
+    runtime_option: RuntimeOptionsOption = None,
+    quantization: QuantizationOption = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier job with other settings in --output.")
     ] = False,
@@ -111,6 +122,9 @@ def batch(
         max_batch_tokens=max_batch_tokens,
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
+        runtime=runtime,
+        runtime_options=parse_runtime_options(runtime_option),
+        quantization=quantization,
         prompt_name=prompt_name,
         instruction=instruction,
         task=task,

@@ -227,6 +227,9 @@ def embed_to_parquet(
     max_batch_tokens: int | None = None,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    runtime: str = "torch",
+    runtime_options: dict[str, Any] | None = None,
+    quantization: str | None = None,
     prompt_name: str | None = None,
     instruction: str | None = None,
     task: str | None = None,
@@ -253,7 +256,8 @@ def embed_to_parquet(
         embedding_format: ``list`` (fixed-size list<float32>) or ``binary`` (fixed-size binary of
             little-endian float32).
         device, dtype, attention, pooling, max_length, batch_size, max_batch_tokens,
-            trust_remote_code, allow_pickle: :class:`~youtu_embedding.core.Encoder` options.
+            trust_remote_code, allow_pickle, runtime, runtime_options, quantization:
+            :class:`~youtu_embedding.core.Encoder` options (each actor builds its encoder with them).
         prompt_name, instruction, task, template, normalize, truncate_dim: ``Encoder.encode`` options.
         ray_address: an existing cluster (``auto``, ``host:6379``, ``ray://host:10001``); default:
             start Ray locally with ``num_cpus`` CPUs. An already initialised Ray is reused as is.
@@ -275,6 +279,9 @@ def embed_to_parquet(
     given = {"prompt_name": prompt_name, "instruction": instruction, "task": task}
     if sum(value is not None for value in given.values()) > 1:
         raise InvalidArgumentError("prompt", "give at most one of prompt_name, instruction and task")
+    from youtu_embedding.core.runtimes import get_runtime
+
+    get_runtime(runtime, quantization)  # an unknown / unavailable runtime fails here, not in every actor
     output_dir = Path(output).resolve()
     root, partitions = plan_partitions(
         input, rows_per_partition=rows_per_partition, text_column=text_column, id_column=id_column
@@ -292,6 +299,9 @@ def embed_to_parquet(
         template=template or "youtu",
         trust_remote_code=trust_remote_code,
         allow_pickle=allow_pickle,
+        runtime=runtime,
+        runtime_options=dict(runtime_options or {}),
+        quantization=quantization,
     )
     encode_kwargs = {
         k: v for k, v in {**given, "normalize": normalize, "truncate_dim": truncate_dim}.items() if v is not None
@@ -310,6 +320,8 @@ def embed_to_parquet(
         "embedding_format": embedding_format,
         **encode_kwargs,
     }
+    if runtime != "torch" or runtime_options or quantization:  # absent by default: older jobs' manifests still match
+        settings.update(runtime=runtime, runtime_options=dict(runtime_options or {}), quantization=quantization)
     resumed = prepare_output(output_dir, _manifest(root, partitions, settings), overwrite=overwrite)
     if resumed:
         clean_unfinished(output_dir, [p.name for p in partitions])

@@ -36,6 +36,13 @@ def serve(
     ] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps...")] = None,
     dtype: Annotated[str | None, typer.Option("--dtype", help="auto, float32, bfloat16, float16.")] = None,
+    runtime: Annotated[
+        str | None, typer.Option("--runtime", help="torch (default) or a plugin's runtime: inductor, onnxruntime.")
+    ] = None,
+    runtime_option: Annotated[
+        list[str] | None, typer.Option("--runtime-option", help="KEY=VALUE option of the runtime (repeatable).")
+    ] = None,
+    quantization: Annotated[str | None, typer.Option("--quantization", help="int8: the runtime's int8 path.")] = None,
     max_concurrent_requests: Annotated[int | None, typer.Option("--max-concurrent-requests")] = None,
     max_batch_tokens: Annotated[int | None, typer.Option("--max-batch-tokens")] = None,
     max_batch_requests: Annotated[int | None, typer.Option("--max-batch-requests")] = None,
@@ -54,6 +61,7 @@ def serve(
     log_format: Annotated[str | None, typer.Option("--log-format", help="json or text.")] = None,
 ) -> None:
     """Serve a model over gRPC: youtu.embedding.v1 and TEI's tei.v1 on one port, health, reflection, metrics."""
+    from youtu_embedding.core.cli.options import parse_runtime_options
     from youtu_embedding.serve.config import load_settings
     from youtu_embedding.serve.logs import configure_logging
     from youtu_embedding.serve.server import run
@@ -67,6 +75,9 @@ def serve(
         host=host,
         device=device,
         dtype=dtype,
+        runtime=runtime,
+        runtime_options=parse_runtime_options(runtime_option) if runtime_option else None,
+        quantization=quantization,
         max_concurrent_requests=max_concurrent_requests,
         max_batch_tokens=max_batch_tokens,
         max_batch_requests=max_batch_requests,

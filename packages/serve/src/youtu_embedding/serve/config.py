@@ -44,6 +44,9 @@ class ServeSettings(BaseSettings):
     device: str = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     attention: Literal["causal", "bidirectional"] | None = None
+    runtime: str = Field("torch", description="What runs the network: torch, or a plugin's runtime (inductor...).")
+    runtime_options: dict[str, Any] = Field(default_factory=dict, description="Options of the runtime.")
+    quantization: Literal["int8"] | None = Field(None, description="int8: the runtime's dynamic int8 (CPU).")
     trust_remote_code: bool = False
     inference_workers: int | None = Field(
         None, gt=0, description="Inference threads running batches in parallel (default: 2 on CPU, 1 on a GPU)."

@@ -117,6 +117,9 @@ class EmbeddingServer:
             attention=s.attention,
             trust_remote_code=s.trust_remote_code,
             max_batch_tokens=s.max_batch_tokens,
+            quantization=s.quantization,
+            runtime=s.runtime,
+            runtime_options=s.runtime_options,
         )
         workers, threads = worker_layout(encoder.device.type, s.inference_workers, s.num_threads)
         if threads is not None:
@@ -139,6 +142,8 @@ class EmbeddingServer:
             extra={
                 "model": encoder.loaded.model_id,
                 "dimension": engine.dimension,
+                "runtime": encoder.runtime.name,
+                "quantization": s.quantization,
                 "inference_workers": workers,
                 "threads_per_worker": torch.get_num_threads(),
                 "load_s": time.perf_counter() - start,
