@@ -306,7 +306,7 @@ def embed_to_parquet(
     encode_kwargs = {
         k: v for k, v in {**given, "normalize": normalize, "truncate_dim": truncate_dim}.items() if v is not None
     }
-    settings = {
+    settings: dict[str, Any] = {
         "model": model,
         "dtype": dtype,
         "attention": attention,
