@@ -63,7 +63,7 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _check_supported(loaded: LoadedModel, quantization: str | None) -> None:
+def _check_supported(loaded: LoadedModel) -> None:
     model_type = getattr(loaded.model.config, "model_type", None)
     if model_type in UNSUPPORTED_MODEL_TYPES:
         raise InvalidArgumentError(
@@ -84,8 +84,6 @@ def _check_supported(loaded: LoadedModel, quantization: str | None) -> None:
         "quantized" in type(m).__module__ for m in loaded.model.modules()
     ):
         raise InvalidArgumentError("model", "the model is already quantised by torch; the runtime needs float weights")
-    if quantization == "int8" and not loaded.dtype.is_floating_point:
-        raise InvalidArgumentError("quantization", "int8 quantisation needs float weights")
 
 
 def _max_positions(loaded: LoadedModel) -> int:
@@ -220,7 +218,7 @@ class InductorModel:
 def prepare_inductor(loaded: LoadedModel, *, quantization: str | None, options: dict[str, Any]) -> InductorModel:
     """Export (and quantise) the loaded model, compile it, and compile now unless ``warmup=false``."""
     parsed = parse_options(options)
-    _check_supported(loaded, quantization)
+    _check_supported(loaded)
     network = loaded.model.eval()
     if quantization == "int8" and loaded.dtype != torch.float32:
         network = copy.deepcopy(network).float()  # quantisation reads float32 weights; bf16 stays for autocast
