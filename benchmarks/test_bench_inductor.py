@@ -10,15 +10,11 @@ Spearman) go to ``extra_info``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from youtu_embedding.core import Encoder
 from youtu_embedding.core.fastpaths import cpu_bf16_supported
-from youtu_embedding.core.pytest_fixtures import shared_data_dir
-from youtu_embedding.core.testing import read_jsonl
 
 pytest.importorskip("youtu_embedding_inductor")
 GROUP = "minilm-mixed-inductor"
@@ -27,16 +23,6 @@ GROUP = "minilm-mixed-inductor"
 @pytest.fixture(scope="module")
 def fp32_reference() -> Encoder:
     return Encoder("all-MiniLM-L6-v2", device="cpu")
-
-
-def _stsb_spearman(encoder: Encoder) -> float:
-    """STS-B en test Spearman x 100 (cosine of the pair embeddings against the gold scores)."""
-    from scipy.stats import spearmanr
-
-    rows = read_jsonl(shared_data_dir(Path(__file__).resolve().parent) / "eval" / "sts" / "stsb-en" / "test.jsonl")
-    emb = encoder.encode([r["sentence1"] for r in rows] + [r["sentence2"] for r in rows])
-    n = len(rows)
-    return 100 * float(spearmanr((emb[:n] * emb[n:]).sum(1), [r["score"] for r in rows]).statistic)
 
 
 @pytest.mark.benchmark(group=GROUP)
@@ -64,14 +50,16 @@ def test_minilm_inductor_fp32(benchmark, fp32_reference: Encoder, mixed_texts: l
 
 @pytest.mark.benchmark(group=GROUP)
 @pytest.mark.parametrize("compute", ["float32", "bfloat16"])
-def test_minilm_inductor_int8(benchmark, fp32_reference: Encoder, mixed_texts: list[str], compute: str) -> None:
+def test_minilm_inductor_int8(
+    benchmark, stsb_spearman, fp32_reference: Encoder, mixed_texts: list[str], compute: str
+) -> None:
     if compute == "bfloat16" and not cpu_bf16_supported():
         pytest.skip("this CPU has no native bf16")
     options = {"compute_dtype": compute}  # the float32 checkpoint is quantised either way
     enc = Encoder("all-MiniLM-L6-v2", device="cpu", runtime="inductor", quantization="int8", runtime_options=options)
     out = benchmark.pedantic(lambda: enc.encode(mixed_texts, batch_size=32), rounds=3, iterations=1, warmup_rounds=1)
     cosine = (out * fp32_reference.encode(mixed_texts)).sum(1)
-    fp32_score, int8_score = _stsb_spearman(fp32_reference), _stsb_spearman(enc)
+    fp32_score, int8_score = stsb_spearman(fp32_reference), stsb_spearman(enc)
     benchmark.extra_info.update(
         compute_dtype=enc.info()["runtime_details"]["compute_dtype"],
         compile_seconds=enc.info()["runtime_details"]["compile_seconds"],

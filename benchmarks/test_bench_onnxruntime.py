@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 
 from youtu_embedding.core import Encoder
-from youtu_embedding.core.pytest_fixtures import shared_data_dir
-from youtu_embedding.core.testing import read_jsonl
 
 pytest.importorskip("youtu_embedding_onnxruntime")
 GROUP = "minilm-mixed-onnxruntime"
@@ -41,16 +39,6 @@ def _ort(cache: Path, quantization: str | None) -> Encoder:
     )
 
 
-def _stsb_spearman(encoder: Encoder) -> float:
-    """STS-B en test Spearman x 100 (cosine of the pair embeddings against the gold scores)."""
-    from scipy.stats import spearmanr
-
-    rows = read_jsonl(shared_data_dir(Path(__file__).resolve().parent) / "eval" / "sts" / "stsb-en" / "test.jsonl")
-    emb = encoder.encode([r["sentence1"] for r in rows] + [r["sentence2"] for r in rows])
-    n = len(rows)
-    return 100 * float(spearmanr((emb[:n] * emb[n:]).sum(1), [r["score"] for r in rows]).statistic)
-
-
 @pytest.mark.benchmark(group=GROUP)
 def test_minilm_ort_sentence_transformers_baseline(benchmark, fp32_reference: Encoder, mixed_texts: list[str]) -> None:
     from sentence_transformers import SentenceTransformer
@@ -72,11 +60,13 @@ def test_minilm_ort_fp32(benchmark, fp32_reference: Encoder, onnx_cache: Path, m
 
 
 @pytest.mark.benchmark(group=GROUP)
-def test_minilm_ort_int8(benchmark, fp32_reference: Encoder, onnx_cache: Path, mixed_texts: list[str]) -> None:
+def test_minilm_ort_int8(
+    benchmark, stsb_spearman, fp32_reference: Encoder, onnx_cache: Path, mixed_texts: list[str]
+) -> None:
     enc = _ort(onnx_cache, "int8")
     out = benchmark.pedantic(lambda: enc.encode(mixed_texts, batch_size=32), rounds=3, iterations=1, warmup_rounds=1)
     cosine = (out * fp32_reference.encode(mixed_texts)).sum(1)
-    fp32_score, int8_score = _stsb_spearman(fp32_reference), _stsb_spearman(enc)
+    fp32_score, int8_score = stsb_spearman(fp32_reference), stsb_spearman(enc)
     benchmark.extra_info.update(
         mean_cosine_to_fp32=float(cosine.mean()),
         min_cosine_to_fp32=float(cosine.min()),

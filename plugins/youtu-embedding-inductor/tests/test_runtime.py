@@ -7,28 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from scipy.stats import spearmanr
 
 from youtu_embedding.core import Encoder
-from youtu_embedding.core.testing import read_jsonl
+from youtu_embedding.core.testing import pair_spearman, read_stsb_pairs
 
 
 @pytest.fixture(scope="module")
-def mixed(data_dir: Path, stsb_sentences: list[str]) -> list[str]:
-    """Short STS-B sentences and long XQuAD paragraphs (some cut at 256 tokens), interleaved."""
-    paragraphs = [r["text"] for r in read_jsonl(data_dir / "eval" / "retrieval" / "xquad-en" / "corpus.jsonl")[:40]]
-    texts = stsb_sentences[:160] + paragraphs
-    return [texts[i] for i in sorted(range(len(texts)), key=lambda i: (i * 7919) % len(texts))]
-
-
-def _stsb(data_dir: Path) -> tuple[list[str], list[float]]:
-    rows = read_jsonl(data_dir / "eval" / "sts" / "stsb-en" / "test.jsonl")
-    return [r["sentence1"] for r in rows] + [r["sentence2"] for r in rows], [float(r["score"]) for r in rows]
-
-
-def _spearman(embeddings: np.ndarray, gold: list[float]) -> float:
-    n = len(gold)
-    return 100 * float(spearmanr((embeddings[:n] * embeddings[n:]).sum(1), gold).statistic)
+def mixed(short_and_long_texts: list[str]) -> list[str]:
+    return short_and_long_texts
 
 
 def _graphs_compiled() -> int:
@@ -60,13 +46,13 @@ def test_one_graph_serves_every_shape(compiled_int8: Encoder, mixed: list[str]) 
 
 def test_int8_quality_on_stsb(torch_minilm: Encoder, compiled_int8: Encoder, data_dir: Path) -> None:
     """STS-B en test (1379 pairs): int8 within 0.5 Spearman points of float32, mean cosine >= 0.99."""
-    texts, gold = _stsb(data_dir)
+    texts, gold = read_stsb_pairs(data_dir)
     fp32 = torch_minilm.encode(texts)
     int8 = compiled_int8.encode(texts)
     cosine = (fp32 * int8).sum(1)
     assert cosine.mean() >= 0.99, cosine.mean()
     assert cosine.min() >= 0.9, cosine.min()
-    reference, quantized = _spearman(fp32, gold), _spearman(int8, gold)
+    reference, quantized = pair_spearman(fp32, gold), pair_spearman(int8, gold)
     assert reference > 80  # the published all-MiniLM-L6-v2 figure is about 82
     assert abs(reference - quantized) <= 0.5, (reference, quantized)
     assert "PT2E" in compiled_int8.info()["runtime_details"]["quantization"]

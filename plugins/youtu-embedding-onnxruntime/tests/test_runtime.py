@@ -6,25 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import spearmanr
 from youtu_embedding_onnxruntime.export import cache_path
 from youtu_embedding_onnxruntime.options import parse_options
 
 from youtu_embedding.core import Encoder
-from youtu_embedding.core.testing import read_jsonl
+from youtu_embedding.core.testing import pair_spearman, read_stsb_pairs
 
 
 @pytest.fixture(scope="module")
-def mixed(data_dir: Path, stsb_sentences: list[str]) -> list[str]:
-    """Short STS-B sentences and long XQuAD paragraphs (some cut at 256 tokens), interleaved."""
-    paragraphs = [r["text"] for r in read_jsonl(data_dir / "eval" / "retrieval" / "xquad-en" / "corpus.jsonl")[:40]]
-    texts = stsb_sentences[:160] + paragraphs
-    return [texts[i] for i in sorted(range(len(texts)), key=lambda i: (i * 7919) % len(texts))]
-
-
-def _stsb_spearman(embeddings: np.ndarray, gold: list[float]) -> float:
-    n = len(gold)
-    return 100 * float(spearmanr((embeddings[:n] * embeddings[n:]).sum(1), gold).statistic)
+def mixed(short_and_long_texts: list[str]) -> list[str]:
+    return short_and_long_texts
 
 
 def test_fp32_equals_torch(torch_minilm: Encoder, ort_fp32: Encoder, mixed: list[str]) -> None:
@@ -52,15 +43,13 @@ def test_fp32_keeps_the_encoder_features(torch_minilm: Encoder, ort_fp32: Encode
 
 def test_int8_quality_on_stsb(torch_minilm: Encoder, ort_int8: Encoder, data_dir: Path) -> None:
     """STS-B en test (1379 pairs): int8 within 0.5 Spearman points of float32, mean cosine >= 0.99."""
-    rows = read_jsonl(data_dir / "eval" / "sts" / "stsb-en" / "test.jsonl")
-    texts = [r["sentence1"] for r in rows] + [r["sentence2"] for r in rows]
-    gold = [float(r["score"]) for r in rows]
+    texts, gold = read_stsb_pairs(data_dir)
     fp32 = torch_minilm.encode(texts)
     int8 = ort_int8.encode(texts)
     cosine = (fp32 * int8).sum(1)
     assert cosine.mean() >= 0.99, cosine.mean()
     assert cosine.min() >= 0.9, cosine.min()
-    reference, quantized = _stsb_spearman(fp32, gold), _stsb_spearman(int8, gold)
+    reference, quantized = pair_spearman(fp32, gold), pair_spearman(int8, gold)
     assert reference > 80  # the published all-MiniLM-L6-v2 figure is about 82
     assert abs(reference - quantized) <= 0.5, (reference, quantized)
 

@@ -14,16 +14,13 @@ import torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from youtu_embedding.core.errors import InvalidArgumentError
-from youtu_embedding.core.runtimes import Runtime
+from youtu_embedding.core.runtimes import Runtime, check_exportable
 from youtu_embedding_inductor.options import InductorOptions, parse_options
 
 if TYPE_CHECKING:
     from youtu_embedding.core.loading import LoadedModel
 
 QUANTIZATIONS = ("int8",)
-#: Model types known not to export: `utu` builds its attention mask with data-dependent branches
-#: (``attention_mask.all()`` picks the unmasked SDPA path), which torch.export cannot trace.
-UNSUPPORTED_MODEL_TYPES = {"utu": "its attention mask is built with data-dependent branches that torch.export rejects"}
 #: Inductor settings while it compiles: freezing folds the (quantised) weights into constants, which
 #: lets it pre-pack them for oneDNN and fuse quantise -> int8 GEMM -> dequantise. They are applied
 #: around every call (a recompilation for a new shape class must see them too), not process-wide.
@@ -64,26 +61,12 @@ def unavailable_reason() -> str | None:
 
 
 def _check_supported(loaded: LoadedModel) -> None:
-    model_type = getattr(loaded.model.config, "model_type", None)
-    if model_type in UNSUPPORTED_MODEL_TYPES:
-        raise InvalidArgumentError(
-            "runtime",
-            f"model type '{model_type}' is not supported by the inductor runtime "
-            f"({UNSUPPORTED_MODEL_TYPES[model_type]}); use runtime='torch' (dtype='bfloat16' is its fast CPU path)",
-        )
-    if loaded.device.type != "cpu":
-        raise InvalidArgumentError(
-            "device", f"the inductor runtime runs on the CPU, not {loaded.device}; load the model with device='cpu'"
-        )
+    check_exportable(loaded, "inductor")
     if loaded.dtype not in (torch.float32, torch.bfloat16):
         dtype = str(loaded.dtype).replace("torch.", "")
         raise InvalidArgumentError(
             "dtype", f"the inductor runtime runs float32 or bfloat16 models, not {dtype}", ["float32", "bfloat16"]
         )
-    if getattr(loaded.model, "is_quantized", False) or any(
-        "quantized" in type(m).__module__ for m in loaded.model.modules()
-    ):
-        raise InvalidArgumentError("model", "the model is already quantised by torch; the runtime needs float weights")
 
 
 def _max_positions(loaded: LoadedModel) -> int:
@@ -153,10 +136,11 @@ class InductorModel:
         self.options = options
         self.compile_seconds: float | None = None
         self._compile_lock = threading.Lock()
+        from torch._inductor import config  # imported here, not at plugin discovery (slow) nor per batch
+
+        self._inductor_config = config
 
     def _run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        from torch._inductor import config
-
         # the compiled graph is dynamic from 2 up; a size of 1 would be specialised and cost a second
         # compilation, so a lone row is duplicated and a lone position gets a masked pad after it
         batch, seq = input_ids.shape
@@ -165,8 +149,8 @@ class InductorModel:
         if seq == 1:
             input_ids = torch.nn.functional.pad(input_ids, (0, 1))
             attention_mask = torch.nn.functional.pad(attention_mask, (0, 1))
-        autocast = self.dtype == torch.bfloat16
-        with config.patch(INDUCTOR_CONFIG), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16)
+        with self._inductor_config.patch(INDUCTOR_CONFIG), autocast:
             states = self.compiled(input_ids.contiguous(), attention_mask.contiguous())
         return states[:batch, :seq]  # type: ignore[no-any-return]
 

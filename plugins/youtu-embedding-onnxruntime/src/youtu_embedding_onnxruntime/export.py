@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from youtu_embedding.core.errors import InvalidArgumentError
+from youtu_embedding.core.runtimes import check_exportable
 from youtu_embedding_onnxruntime.options import OrtOptions
 
 if TYPE_CHECKING:
@@ -127,23 +128,8 @@ def _publish(tmp_dir: Path, target: Path, meta: dict[str, Any]) -> None:
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
-#: Model types known not to export: `utu` builds its attention mask with data-dependent control flow
-#: (``attention_mask.all()`` picks the unmasked SDPA path), which torch.export cannot trace.
-UNSUPPORTED_MODEL_TYPES = {"utu": "its attention mask is built with data-dependent branches that torch.export rejects"}
-
-
 def _check_exportable(loaded: LoadedModel) -> None:
-    model_type = getattr(loaded.model.config, "model_type", None)
-    if model_type in UNSUPPORTED_MODEL_TYPES:
-        raise InvalidArgumentError(
-            "runtime",
-            f"model type '{model_type}' is not supported by the onnxruntime runtime "
-            f"({UNSUPPORTED_MODEL_TYPES[model_type]}); use runtime='torch' (dtype='bfloat16' is its fast CPU path)",
-        )
-    if loaded.device.type != "cpu":
-        raise InvalidArgumentError(
-            "device", f"the onnxruntime runtime runs on the CPU, not {loaded.device}; load the model with device='cpu'"
-        )
+    check_exportable(loaded, "onnxruntime")
     if loaded.dtype != torch.float32:
         dtype = str(loaded.dtype).replace("torch.", "")
         raise InvalidArgumentError(
@@ -151,10 +137,6 @@ def _check_exportable(loaded: LoadedModel) -> None:
             f"the onnxruntime runtime exports float32 models, not {dtype}; use dtype='float32' "
             "(and quantization='int8' for the fast int8 path)",
         )
-    if getattr(loaded.model, "is_quantized", False) or any(
-        "quantized" in type(m).__module__ for m in loaded.model.modules()
-    ):
-        raise InvalidArgumentError("model", "the model is already quantised by torch; export needs float weights")
 
 
 def export_fp32(loaded: LoadedModel, options: OrtOptions) -> tuple[Path, bool]:

@@ -49,6 +49,14 @@ def stsb_sentences(data_dir: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def short_and_long_texts(data_dir: Path, stsb_sentences: list[str]) -> list[str]:
+    """160 short STS-B sentences and 40 long XQuAD paragraphs (some over 256 tokens), interleaved."""
+    paragraphs = [r["text"] for r in read_jsonl(data_dir / "eval" / "retrieval" / "xquad-en" / "corpus.jsonl")[:40]]
+    texts = stsb_sentences[:160] + paragraphs
+    return [texts[i] for i in sorted(range(len(texts)), key=lambda i: (i * 7919) % len(texts))]
+
+
+@pytest.fixture(scope="session")
 def tiny_utu(tmp_path_factory: pytest.TempPathFactory, stsb_sentences: list[str]) -> Path:
     """A 2-layer, hidden-64 `utu` checkpoint with a real byte-level BPE tokenizer (is_causal unset)."""
     from youtu_embedding.core.testing import make_tiny_utu

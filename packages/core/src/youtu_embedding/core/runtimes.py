@@ -103,6 +103,39 @@ def prepare_runtime(
     return runtime.prepare(loaded, quantization=quantization, options=dict(options or {}))
 
 
+#: Model types torch.export cannot capture: `utu` builds its attention mask with data-dependent branches
+#: (``attention_mask.all()`` picks the unmasked SDPA path). Runtimes that export the network refuse them.
+EXPORT_UNSUPPORTED_MODEL_TYPES = {
+    "utu": "its attention mask is built with data-dependent branches that torch.export rejects"
+}
+
+
+def check_exportable(loaded: LoadedModel, runtime: str) -> None:
+    """Refusals shared by runtimes that capture the network with torch.export and run it on the CPU.
+
+    A model type torch.export cannot trace, a model on another device, or weights already quantised
+    by torch: each an InvalidArgumentError naming the field and what to do instead.
+    """
+    model_type = getattr(loaded.model.config, "model_type", None)
+    if model_type in EXPORT_UNSUPPORTED_MODEL_TYPES:
+        raise InvalidArgumentError(
+            "runtime",
+            f"model type '{model_type}' is not supported by the {runtime} runtime "
+            f"({EXPORT_UNSUPPORTED_MODEL_TYPES[model_type]}); use runtime='torch' "
+            "(dtype='bfloat16' is its fast CPU path)",
+        )
+    if loaded.device.type != "cpu":
+        raise InvalidArgumentError(
+            "device", f"the {runtime} runtime runs on the CPU, not {loaded.device}; load the model with device='cpu'"
+        )
+    if getattr(loaded.model, "is_quantized", False) or any(
+        "quantized" in type(m).__module__ for m in loaded.model.modules()
+    ):
+        raise InvalidArgumentError(
+            "model", f"the model is already quantised by torch; the {runtime} runtime needs float weights"
+        )
+
+
 def option_bool(name: str, value: Any) -> bool:
     """A boolean runtime option (``true``/``false``/``1``/``0``/``yes``/``no`` from the CLI); errors name the key."""
     if isinstance(value, bool):
@@ -130,9 +163,11 @@ def check_option_names(runtime: str, options: Mapping[str, Any], known: list[str
 
 __all__ = [
     "DEFAULT_RUNTIME",
+    "EXPORT_UNSUPPORTED_MODEL_TYPES",
     "Runtime",
     "RuntimeModel",
     "available_runtimes",
+    "check_exportable",
     "check_option_names",
     "get_runtime",
     "option_bool",

@@ -7,8 +7,9 @@ Used by the test suites of every package; also handy for trying the library with
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -19,6 +20,20 @@ def read_jsonl(path: str | Path) -> list[dict]:
     """Rows of a JSON-lines file (blank lines ignored)."""
     with Path(path).open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def read_stsb_pairs(data_dir: str | Path, split: str = "test") -> tuple[list[str], list[float]]:
+    """STS-B en pairs (``<data_dir>/eval/sts/stsb-en``): all first sentences, then all second ones; gold scores."""
+    rows = read_jsonl(Path(data_dir) / "eval" / "sts" / "stsb-en" / f"{split}.jsonl")
+    return [r["sentence1"] for r in rows] + [r["sentence2"] for r in rows], [float(r["score"]) for r in rows]
+
+
+def pair_spearman(embeddings: Any, gold: Sequence[float]) -> float:
+    """Spearman x 100 of the pair cosines (first half of `embeddings` against the second, normalised) and `gold`."""
+    from scipy.stats import spearmanr
+
+    n = len(gold)
+    return 100 * float(spearmanr((embeddings[:n] * embeddings[n:]).sum(1), gold).statistic)
 
 
 _SEED_TEXTS = [
