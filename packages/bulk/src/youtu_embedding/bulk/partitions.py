@@ -131,6 +131,17 @@ def _plan_jsonl(path: Path, rows_per_partition: int, columns: dict[str, str]) ->
     except OSError as exc:
         raise InvalidArgumentError("input", f"cannot read '{path}': {exc.strerror or exc}") from None
     checked = False
+
+    def partition(first_row: int, rows: int, start: int, end: int, first_line: int) -> dict[str, Any]:
+        return {
+            "kind": "jsonl",
+            "first_row": first_row,
+            "num_rows": rows,
+            "byte_start": start,
+            "byte_end": end,
+            "first_line": first_line,
+        }
+
     with handle:
         offset, start, start_line, first_row, rows = 0, 0, 1, 0, 0
         for line_no, raw in enumerate(handle, 1):
@@ -142,24 +153,10 @@ def _plan_jsonl(path: Path, rows_per_partition: int, columns: dict[str, str]) ->
                 rows += 1
             offset += len(raw)
             if rows >= rows_per_partition:
-                yield {
-                    "kind": "jsonl",
-                    "first_row": first_row,
-                    "num_rows": rows,
-                    "byte_start": start,
-                    "byte_end": offset,
-                    "first_line": start_line,
-                }
+                yield partition(first_row, rows, start, offset, start_line)
                 start, start_line, first_row, rows = offset, line_no + 1, first_row + rows, 0
         if rows:
-            yield {
-                "kind": "jsonl",
-                "first_row": first_row,
-                "num_rows": rows,
-                "byte_start": start,
-                "byte_end": offset,
-                "first_line": start_line,
-            }
+            yield partition(first_row, rows, start, offset, start_line)
 
 
 def plan_partitions(
