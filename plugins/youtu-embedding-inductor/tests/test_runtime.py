@@ -60,7 +60,7 @@ def test_int8_quality_on_stsb(torch_minilm: Encoder, compiled_int8: Encoder, dat
 
 def test_int8_graph_quantises_every_linear(compiled_int8: Encoder) -> None:
     """Each of the 36 linear layers reads per-channel int8 weights and run-time-quantised activations."""
-    graph = compiled_int8._runner.compiled._orig_mod  # type: ignore[attr-defined]
+    graph = compiled_int8.runner.compiled._orig_mod  # type: ignore[attr-defined]
     linears = [n for n in graph.graph.nodes if n.op == "call_function" and n.target == torch.ops.aten.linear.default]
     assert len(linears) == 36  # 6 layers x (query, key, value, attention output, intermediate, output)
     for node in linears:
