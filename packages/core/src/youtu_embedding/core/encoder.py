@@ -802,15 +802,28 @@ class Encoder:
         return writer.rows
 
     def encode_queries(self, texts: Sequence[str] | str, **kwargs: Any) -> np.ndarray | torch.Tensor:
-        """Embed queries: the model's ``query`` prompt unless a prompt or instruction is given."""
+        """Embed queries: the model's ``query`` prompt unless a prompt or instruction is given.
+
+        ``task=``: the task's instruction (the query side of any task kind).
+        """
         if not any(kwargs.get(k) is not None for k in ("prompt_name", "prompt", "instruction", "task")):
             kwargs["prompt"] = self.prompts.get("query", "")
         return self.encode(texts, **kwargs)
 
     def encode_documents(self, texts: Sequence[str] | str, **kwargs: Any) -> np.ndarray | torch.Tensor:
-        """Embed documents: the model's ``document`` (or ``passage``) prompt unless one is given."""
+        """Embed documents: the model's ``document`` (or ``passage``) prompt unless one is given.
+
+        ``task=``: the document side of the task (:meth:`resolve_prefix` with ``side="document"``):
+        no instruction for retrieval and reranking documents (the template's document prefix),
+        the task's instruction for symmetric tasks (STS, pair classification, clustering...).
+        """
         if not any(kwargs.get(k) is not None for k in ("prompt_name", "prompt", "instruction", "task")):
             kwargs["prompt"] = self.prompts.get("document", self.prompts.get("passage", ""))
+        elif kwargs.get("task") is not None and not any(
+            kwargs.get(k) is not None for k in ("prompt_name", "prompt", "instruction")
+        ):
+            task, template = kwargs.pop("task"), kwargs.pop("template", None)
+            kwargs["prompt"] = self.resolve_prefix(task=task, template=template, side="document")
         return self.encode(texts, **kwargs)
 
     def similarity(self, a: Any, b: Any, *, fn: str | None = None) -> np.ndarray | torch.Tensor:
