@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
-    """Add ``eval`` and ``eval-report`` to the ``youtu-embed`` app."""
-    from youtu_embedding.eval.cli import eval_command, eval_report_command
+    """Add ``eval``, ``eval-report`` and ``eval-long-documents`` to the ``youtu-embed`` app."""
+    from youtu_embedding.eval.cli import eval_command, eval_long_documents_command, eval_report_command
 
     app.command("eval")(eval_command)
     app.command("eval-report")(eval_report_command)
+    app.command("eval-long-documents")(eval_long_documents_command)

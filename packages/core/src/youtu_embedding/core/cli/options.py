@@ -94,6 +94,45 @@ QuantizationOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
+class LongInputs(str, Enum):
+    """What happens to an input longer than max_length."""
+
+    truncate = "truncate"
+    error = "error"
+    chunk = "chunk"
+
+
+LongInputsOption = Annotated[
+    LongInputs | None,
+    typer.Option(
+        "--long-inputs",
+        help="Inputs over max_length: truncate (default), error, or chunk (windows combined into one vector).",
+        show_default=False,
+    ),
+]
+OverlapOption = Annotated[
+    int, typer.Option("--overlap", min=0, help="Tokens shared by consecutive windows of an over-length input.")
+]
+ChunkerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--chunker",
+        help="One vector per chunk (JSONL out with spans): tokens, sentences, paragraphs, or a plugin's.",
+        show_default=False,
+    ),
+]
+ChunkerOptionsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--chunker-option", help="KEY=VALUE option of the chunker (repeatable), e.g. size=128.", show_default=False
+    ),
+]
+NaiveOption = Annotated[
+    bool,
+    typer.Option("--naive", help="With --chunker: embed each chunk alone instead of late chunking."),
+]
+
+
 def load_encoder(
     model: str,
     *,
@@ -132,7 +171,9 @@ def load_encoder(
     )
 
 
-def parse_runtime_options(values: list[str] | dict[str, object] | None) -> dict[str, object]:
+def parse_runtime_options(
+    values: list[str] | dict[str, object] | None, argument: str = "runtime-option"
+) -> dict[str, object]:
     """``["num_threads=2", "cache_dir=/x"]`` -> ``{"num_threads": 2, "cache_dir": "/x"}`` (JSON values parsed)."""
     import json
 
@@ -144,7 +185,7 @@ def parse_runtime_options(values: list[str] | dict[str, object] | None) -> dict[
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise InvalidArgumentError("runtime-option", f"expected KEY=VALUE, got {item!r}")
+            raise InvalidArgumentError(argument, f"expected KEY=VALUE, got {item!r}")
         try:
             options[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
