@@ -11,12 +11,17 @@ from youtu_embedding.core.cli.options import (
     AllowPickleOption,
     AttentionOption,
     BatchSizeOption,
+    ChunkerOption,
+    ChunkerOptionsOption,
     DeviceOption,
     DType,
     DTypeOption,
     InstructionOption,
+    LongInputsOption,
     MaxLengthOption,
     ModelOption,
+    NaiveOption,
+    OverlapOption,
     PoolingOption,
     PromptNameOption,
     QuantizationOption,
@@ -95,6 +100,11 @@ def batch(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier job with other settings in --output.")
     ] = False,
+    long_inputs: LongInputsOption = None,
+    overlap: OverlapOption = 0,
+    chunker: ChunkerOption = None,
+    chunker_option: ChunkerOptionsOption = None,
+    naive: NaiveOption = False,
 ) -> None:
     """Embed a partitioned Parquet/JSONL corpus into partitioned Parquet with Ray Data (resumable).
 
@@ -131,6 +141,11 @@ def batch(
         template=template,
         normalize=False if no_normalize else None,
         truncate_dim=truncate_dim,
+        long_inputs=long_inputs.value if long_inputs is not None else None,
+        overlap=overlap,
+        chunker=chunker,
+        chunker_options=parse_runtime_options(chunker_option, "chunker-option"),
+        late=not naive,
         ray_address=ray_address,
         num_cpus=num_cpus,
         num_actors=num_actors,

@@ -30,12 +30,21 @@ if TYPE_CHECKING:
     from youtu_embedding.core.encoder import Encoder
 
 DEFAULT_CHUNKER = "paragraphs"
+_PROBE = "Probe sentence. Another one."
+_PROBE_OFFSETS = ((0, 5), (6, 14), (14, 15), (16, 23), (24, 27), (27, 28))
 
 
 def resolve_chunker(chunker: str | Chunker, options: Mapping[str, Any] | None) -> tuple[Chunker, dict[str, Any]]:
     """The chunker object and its checked options (errors name ``chunker`` / ``chunker_options.<key>``)."""
     found = chunker if isinstance(chunker, Chunker) else get_chunker(chunker)
-    return found, check_chunker_options(found, options)
+    checked = check_chunker_options(found, options)
+    try:  # a dry run on a probe text checks the option values now, not in the middle of a job
+        found.split(_PROBE, list(_PROBE_OFFSETS), **checked)
+    except InvalidArgumentError:
+        raise
+    except Exception:  # a chunker may legitimately fail on the probe text; real texts decide
+        pass
+    return found, checked
 
 
 def encode_chunks(
