@@ -4,7 +4,8 @@ Use from a package's ``tests/conftest.py``::
 
     from youtu_embedding.core.pytest_fixtures import *  # noqa: F403
 
-Importing this module sets ``HF_HUB_OFFLINE=1``: tests never download.
+Importing this module sets ``HF_HUB_OFFLINE=1`` (tests never download) and, unless set,
+``YOUTU_EMBED_CACHE`` to a fresh temporary folder (tests never write the user's caches).
 
 Tests that need ``../shared/data`` skip when it is missing on a developer's machine; in CI
 (``CI=true``, as GitHub Actions, GitLab and .ci/run set it) they fail instead
@@ -14,6 +15,7 @@ Tests that need ``../shared/data`` skip when it is missing on a developer's mach
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,8 @@ from youtu_embedding.core.testing import read_jsonl
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# embeddings caches (search, eval) of a test run go to a fresh folder, never the user's ~/.cache
+os.environ.setdefault("YOUTU_EMBED_CACHE", tempfile.mkdtemp(prefix="youtu-embed-test-cache-"))
 
 
 def shared_data_dir(start: Path | None = None) -> Path:

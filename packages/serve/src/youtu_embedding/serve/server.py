@@ -99,7 +99,6 @@ class EmbeddingServer:
         """Load the model, start the inference thread, warm up (runs on a worker thread)."""
         import torch
 
-        from youtu_embedding.core import Encoder
         from youtu_embedding.serve.engine import Engine
         from youtu_embedding.serve.pipeline import Pipeline
         from youtu_embedding.serve.scheduler import Scheduler, worker_layout
@@ -110,17 +109,7 @@ class EmbeddingServer:
             from youtu_embedding.serve.memory import tune_allocator
 
             tune_allocator()
-        encoder = Encoder(
-            s.model,
-            device=s.device,
-            dtype=s.dtype,
-            attention=s.attention,
-            trust_remote_code=s.trust_remote_code,
-            max_batch_tokens=s.max_batch_tokens,
-            quantization=s.quantization,
-            runtime=s.runtime,
-            runtime_options=s.runtime_options,
-        )
+        encoder = s.build()  # ServeSettings is an EncoderSpec: every encoder option is a config key
         workers, threads = worker_layout(encoder.device.type, s.inference_workers, s.num_threads)
         if threads is not None:
             torch.set_num_threads(threads)

@@ -7,52 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from youtu_embedding.core.cli.options import (
-    AllowPickleOption,
-    AttentionOption,
-    DeviceOption,
-    DType,
-    DTypeOption,
-    JsonOption,
-    MaxLengthOption,
-    ModelOption,
-    PoolingOption,
-    QuantizationOption,
-    RuntimeOption,
-    RuntimeOptionsOption,
-    TrustRemoteCodeOption,
-    load_encoder,
-)
+from youtu_embedding.core.cli.options import JsonOption, encoder_options
+from youtu_embedding.core.spec import EncoderSpec
 
 
-def info(
-    model: ModelOption,
-    as_json: JsonOption = False,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    pooling: PoolingOption = None,
-    max_length: MaxLengthOption = None,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
-    quantization: QuantizationOption = None,
-    runtime: RuntimeOption = "torch",
-    runtime_option: RuntimeOptionsOption = None,
-) -> None:
+@encoder_options()
+def info(spec: EncoderSpec, as_json: JsonOption = False) -> None:
     """Load a model and show how it runs: architecture, dimension, max length, backend, dtype, runtime, prompts."""
-    encoder = load_encoder(
-        model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-        quantization=quantization,
-        runtime=runtime,
-        runtime_options=runtime_option,
-    )
+    encoder = spec.build()
     details = encoder.info()
     if as_json:
         typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
