@@ -52,7 +52,9 @@ CONTEXT = CallContext()
 
 def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """JSON via orjson (numpy arrays serialised natively)."""
-    return Response(orjson.dumps(content, option=_NUMPY), status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(content, option=_NUMPY), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -70,11 +72,11 @@ def schema_error(exc: ValidationError, body_cls: type[Body], renames: dict[str, 
         return HttpError(SCHEMA, f"request: the body is not valid JSON ({err['msg']})", None)
     top = str(loc[0])
     name = renames.get(top, top)
-    if top in body_cls.shapes:
-        return HttpError(SCHEMA, f"{name}: must be {body_cls.shapes[top]}", name)
     where = _where((name, *loc[1:]))
     if err["type"] == "missing":
         return HttpError(SCHEMA, f"{where}: is required", where)
+    if top in body_cls.shapes:
+        return HttpError(SCHEMA, f"{name}: must be {body_cls.shapes[top]}", name)
     return HttpError(SCHEMA, f"{where}: {err['msg'][:1].lower()}{err['msg'][1:]}", where)
 
 

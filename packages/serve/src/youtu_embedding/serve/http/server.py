@@ -49,7 +49,7 @@ class HttpServer:
 
     def _config(self) -> uvicorn.Config:
         s = self.settings
-        tls = {}
+        tls: dict[str, object] = {}
         if s.tls_cert_file is not None:
             tls = {"ssl_certfile": str(s.tls_cert_file), "ssl_keyfile": str(s.tls_key_file)}
             if s.tls_client_ca_file is not None:
