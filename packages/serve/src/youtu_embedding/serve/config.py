@@ -34,6 +34,12 @@ class ServeSettings(BaseSettings):
     model: str = Field(description="Model directory, Hugging Face id or alias.")
     host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
     port: int = Field(50051, ge=0, le=65535, description="gRPC port (0: any free port).")
+    http_port: int = Field(
+        8080, ge=0, le=65535, description="HTTP port of the OpenAI and TEI REST APIs (0: no HTTP server)."
+    )
+    served_model_name: str | None = Field(
+        None, description="Model name the HTTP APIs answer to and list (default: model as given)."
+    )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus port (absent: no metrics server).")
     metrics_host: str | None = Field(None, description="Address of the metrics server (default: host).")
     api_key: SecretStr | None = Field(None, description="Require 'authorization: Bearer <key>' on every RPC.")

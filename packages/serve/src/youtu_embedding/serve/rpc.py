@@ -110,12 +110,18 @@ class Guard:
         if self._expected is None:
             return
         values = [v for k, v in (context.invocation_metadata() or ()) if k == "authorization"]
-        if not values:
+        self.check_authorization(values[0] if values else None, "metadata")
+
+    def check_authorization(self, value: str | bytes | None, carrier: str = "metadata") -> None:
+        """Check one ``authorization`` value (gRPC metadata or an HTTP header) against the API key."""
+        if self._expected is None:
+            return
+        if value is None:
             raise ServiceError(
                 grpc.StatusCode.UNAUTHENTICATED,
-                "authorization: missing; send 'authorization: Bearer <api key>' metadata",
+                f"authorization: missing; send 'authorization: Bearer <api key>' {carrier}",
             )
-        value = values[0].encode() if isinstance(values[0], str) else values[0]
+        value = value.encode() if isinstance(value, str) else value
         if not hmac.compare_digest(value, self._expected):
             raise ServiceError(grpc.StatusCode.UNAUTHENTICATED, "authorization: invalid API key")
 

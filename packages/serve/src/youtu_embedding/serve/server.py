@@ -1,9 +1,10 @@
-"""The server process: gRPC (both APIs, health, reflection), metrics, model loading, shutdown.
+"""The server process: gRPC (both APIs, health, reflection), HTTP (OpenAI and TEI REST on the same
+request path), metrics, model loading, shutdown.
 
-Start-up order: the port opens first with every service NOT_SERVING (probes answer at once,
-RPCs get UNAVAILABLE), then the model loads and warms up on a worker thread, then health turns
-SERVING. On SIGTERM/SIGINT health turns NOT_SERVING, new RPCs are refused, in-flight RPCs get
-``grace_period_s`` to finish, the inference thread stops and the process exits 0.
+Start-up order: the ports open first with every service NOT_SERVING (probes answer at once,
+RPCs get UNAVAILABLE, HTTP 503), then the model loads and warms up on a worker thread, then health turns
+SERVING. On SIGTERM/SIGINT health turns NOT_SERVING, new RPCs and HTTP requests are refused, in-flight ones
+get ``grace_period_s`` to finish, the inference thread stops and the process exits 0.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class EmbeddingServer:
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port: int | None = None
+        self.http: Any = None  # the HTTP front door (youtu_embedding.serve.http.server.HttpServer)
+        self.http_port: int | None = None
         self.scheduler: Any = None
         self.pipeline: Any = None
         self._metrics_server: Any = None
@@ -126,6 +129,11 @@ class EmbeddingServer:
         self.port = server.add_secure_port(address, creds) if creds else server.add_insecure_port(address)
         await server.start()
         self.server = server
+        if s.http_port:
+            from youtu_embedding.serve.http.server import HttpServer
+
+            self.http = HttpServer(s, self.guard, self.metrics, self.youtu, self.tei)
+            self.http_port = await self.http.start()
         if s.metrics_port is not None:
             from prometheus_client import start_http_server
 
@@ -134,7 +142,12 @@ class EmbeddingServer:
             )
         logger.info(
             "listening",
-            extra={"address": f"{s.host}:{self.port}", "tls": creds is not None, "metrics_port": s.metrics_port},
+            extra={
+                "address": f"{s.host}:{self.port}",
+                "http_port": self.http_port,
+                "tls": creds is not None,
+                "metrics_port": s.metrics_port,
+            },
         )
         return self.port
 
@@ -215,8 +228,10 @@ class EmbeddingServer:
         self.metrics.ready.set(0)
         await self.health.enter_graceful_shutdown()
         logger.info("shutting down", extra={"grace_period_s": grace, "in_flight": self.guard.in_flight})
-        if self.server is not None:
-            await self.server.stop(grace)
+        stopping = [self.server.stop(grace)] if self.server is not None else []
+        if self.http is not None:
+            stopping.append(self.http.stop())
+        await asyncio.gather(*stopping)
         if self.scheduler is not None:
             await asyncio.to_thread(self.scheduler.stop, 10.0)
         if self.pipeline is not None:
