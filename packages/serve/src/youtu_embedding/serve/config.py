@@ -70,6 +70,14 @@ class ServeSettings(BaseSettings):
     max_input_length: int | None = Field(None, gt=0, description="Tokens per input (default: the model's maximum).")
     max_message_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest request/response message.")
     max_stream_pending: int = Field(32, gt=0, description="Unanswered messages per stream before reading pauses.")
+    tokenization_workers: int | None = Field(
+        None, gt=0, description="Tokenizer threads, one tokenizer copy each (default: CPU cores, between 2 and 4)."
+    )
+    max_tokenization_backlog: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Characters of text admitted and not tokenised yet; beyond: RESOURCE_EXHAUSTED (streams wait).",
+    )
     grace_period_s: float = Field(30.0, ge=0, description="Seconds in-flight RPCs get to finish on SIGTERM.")
     warmup: bool = Field(True, description="Run warm-up batches before reporting SERVING.")
     tune_allocator: bool = Field(True, description="Pin glibc's mmap threshold so RSS stays flat (Linux).")
@@ -107,6 +115,13 @@ class ServeSettings(BaseSettings):
         if self.api_key is not None and self.api_key_file is not None:
             raise ValueError("give api_key or api_key_file, not both")
         return self
+
+    def resolved_tokenization_workers(self) -> int:
+        """Tokenizer threads: the setting, else the CPU cores clamped to 2..4 (two keep a huge request from
+        holding up a small one; more rarely help, tokenisation is a small share of the work)."""
+        if self.tokenization_workers is not None:
+            return self.tokenization_workers
+        return min(4, max(2, os.cpu_count() or 1))
 
     def resolved_api_key(self) -> str | None:
         """The API key from ``api_key`` or ``api_key_file`` (None: no authentication)."""
