@@ -1,4 +1,4 @@
-"""The ``youtu-embed batch`` command, registered through the ``register_commands`` plugin hook."""
+"""The ``youtu-embed batch`` command (registered by name by :mod:`youtu_embedding.bulk.plugin`)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from youtu_embedding.core.cli.options import (
     parse_runtime_options,
     stderr_line,
 )
-from youtu_embedding.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from youtu_embedding.core.cli.options import Attention
@@ -145,9 +144,3 @@ def batch(
         f"{len(result.already_done)} already done; {len(result.partitions)} in '{result.output_dir}'"
         + (f"; {result.skipped_empty} empty texts skipped" if result.skipped_empty else "")
     )
-
-
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    """Add ``youtu-embed batch``."""
-    app.command("batch")(batch)

@@ -1,4 +1,4 @@
-"""``youtu-embed serve`` and ``youtu-embed client ...``, registered through the plugin hook."""
+"""``youtu-embed serve`` and ``youtu-embed client ...`` (registered by name by :mod:`youtu_embedding.serve.plugin`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from youtu_embedding.core.hookspecs import hookimpl
 
 TargetOption = Annotated[str, typer.Option("--target", "-t", help="host:port of the server.")]
 ApiKeyOption = Annotated[
@@ -244,10 +242,3 @@ def client_health(
     typer.echo(status)
     if status != "SERVING":
         raise typer.Exit(1)
-
-
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    """Add ``serve`` and the ``client`` group to ``youtu-embed``."""
-    app.command("serve")(serve)
-    app.add_typer(client_app, name="client")
