@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from youtu_embedding.core.runtimes import Runtime, RuntimeModel
 
 DESCRIPTION = (
-    "torch.compile (Inductor) on the CPU: compiled float32/bf16 graph; int8: torchao PT2E dynamic quantisation"
+    "torch.compile (Inductor) on the CPU: compiled float32/bf16 graph; "
+    "int8: torchao dynamic quantisation (per-token activations)"
 )
 QUANTIZATIONS = ("int8",)
 

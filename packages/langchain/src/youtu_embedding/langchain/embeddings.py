@@ -14,7 +14,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from youtu_embedding.core.spec import EncoderSpec
 
@@ -43,7 +43,9 @@ class YoutuEmbeddings(EncoderSpec, Embeddings):
             vector = embeddings.embed_query("What's the weather like?")
 
     The model loads on first use (constructing the object is cheap). ``encoder`` may be given
-    instead of ``model`` to share an already loaded :class:`~youtu_embedding.core.Encoder`.
+    instead of ``model`` to share an already loaded :class:`~youtu_embedding.core.Encoder`;
+    ``target="host:50051"`` embeds on a ``youtu-embed serve`` server instead (same prompts, same
+    vectors).
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
@@ -57,16 +59,25 @@ class YoutuEmbeddings(EncoderSpec, Embeddings):
     template: str = "youtu"
     encoder: Any = Field(default=None, exclude=True)
     """An already loaded :class:`~youtu_embedding.core.Encoder` (then ``model`` is informative only)."""
+    target: str | None = None
+    """A ``youtu-embed serve`` gRPC target (``host:port``): embed on that server instead of loading
+    ``model`` (needs ``youtu-embedding-langchain[serve]``)."""
+    api_key: SecretStr | None = None
+    """The server's API key (remote mode)."""
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def _get_encoder(self) -> Any:
         with self._lock:
+            if self.encoder is None and self.target is not None:
+                self.encoder = _remote_encoder(self.target, self.api_key, self.normalize)
             if self.encoder is None:
                 self.encoder = self.build()
             return self.encoder
 
     def _query_kwargs(self) -> dict[str, Any]:
+        if self.task is not None and self.target is not None:  # the server renders the task's prefixes
+            return {"task": self.task, "template": self.template}
         if self.task is not None:
             return {"prompt": _task_prefixes(self.template, self.task)[0]}
         if self.instruction is not None:
@@ -74,6 +85,8 @@ class YoutuEmbeddings(EncoderSpec, Embeddings):
         return {}
 
     def _document_kwargs(self) -> dict[str, Any]:
+        if self.task is not None and self.target is not None:
+            return {"task": self.task, "template": self.template}
         if self.task is not None:
             return {"prompt": _task_prefixes(self.template, self.task)[1]}
         return {}
@@ -105,3 +118,15 @@ def _task_prefixes(template: str, task: str) -> tuple[str, str]:
     from youtu_embedding.core.templates import get_template
 
     return get_template(template).task_prefixes(task)
+
+
+def _remote_encoder(target: str, api_key: SecretStr | None, normalize: bool | None) -> Any:
+    """A served model (``youtu_embedding.serve.RemoteEncoder``); serve is an optional dependency."""
+    try:
+        from youtu_embedding.serve import RemoteEncoder
+    except ImportError as exc:
+        raise ImportError(
+            "target: remote mode needs youtu-embedding-serve: pip install 'youtu-embedding-langchain[serve]'"
+        ) from exc
+    key = api_key.get_secret_value() if api_key is not None else None
+    return RemoteEncoder(target, api_key=key, normalize=normalize)

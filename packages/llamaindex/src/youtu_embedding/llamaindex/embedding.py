@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
 from youtu_embedding.core.spec import EncoderSpec
 
@@ -39,13 +39,19 @@ class YoutuEmbedding(BaseEmbedding, EncoderSpec):
             index.as_retriever(similarity_top_k=3).retrieve("What's the weather like?")
 
     The model loads on first use; ``encoder`` shares an already loaded
-    :class:`~youtu_embedding.core.Encoder`.
+    :class:`~youtu_embedding.core.Encoder`; ``target="host:50051"`` embeds on a ``youtu-embed
+    serve`` server instead (same prompts, same vectors).
     """
 
     model: str = Field(default=DEFAULT_MODEL, description="Model directory, Hugging Face id or alias.")
     instruction: str | None = Field(default=None, description="Query-side instruction (rendered by `template`).")
     task: str | None = Field(default=None, description="A task of `template`'s table, e.g. T2Retrieval.")
     template: str = "youtu"
+    target: str | None = Field(
+        default=None,
+        description="A `youtu-embed serve` gRPC target (host:port): embed there instead of loading the model.",
+    )
+    api_key: SecretStr | None = Field(default=None, description="The server's API key (remote mode).")
 
     _encoder: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -74,11 +80,15 @@ class YoutuEmbedding(BaseEmbedding, EncoderSpec):
     def encoder(self) -> Any:
         """The core :class:`~youtu_embedding.core.Encoder` (loaded on first use)."""
         with self._lock:
+            if self._encoder is None and self.target is not None:
+                self._encoder = _remote_encoder(self.target, self.api_key)
             if self._encoder is None:
                 self._encoder = self.build()
             return self._encoder
 
     def _query_kwargs(self) -> dict[str, Any]:
+        if self.task is not None and self.target is not None:  # the server renders the task's prefixes
+            return {"task": self.task, "template": self.template}
         if self.task is not None:
             return {"prompt": _task_prefixes(self.template, self.task)[0]}
         if self.instruction is not None:
@@ -86,6 +96,8 @@ class YoutuEmbedding(BaseEmbedding, EncoderSpec):
         return {}
 
     def _text_kwargs(self) -> dict[str, Any]:
+        if self.task is not None and self.target is not None:
+            return {"task": self.task, "template": self.template}
         if self.task is not None:
             return {"prompt": _task_prefixes(self.template, self.task)[1]}
         return {}
@@ -125,3 +137,14 @@ def _task_prefixes(template: str, task: str) -> tuple[str, str]:
     from youtu_embedding.core.templates import get_template
 
     return get_template(template).task_prefixes(task)
+
+
+def _remote_encoder(target: str, api_key: SecretStr | None) -> Any:
+    """A served model (``youtu_embedding.serve.RemoteEncoder``); serve is an optional dependency."""
+    try:
+        from youtu_embedding.serve import RemoteEncoder
+    except ImportError as exc:
+        raise ImportError(
+            "target: remote mode needs youtu-embedding-serve: pip install 'youtu-embedding-llamaindex[serve]'"
+        ) from exc
+    return RemoteEncoder(target, api_key=api_key.get_secret_value() if api_key is not None else None)

@@ -29,6 +29,12 @@ def serve(
         str | None, typer.Option("--api-key", help="Require 'authorization: Bearer <key>' (or YOUTU_SERVE_API_KEY).")
     ] = None,
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics here.")] = None,
+    http_port: Annotated[
+        int | None, typer.Option("--http-port", help="OpenAI and TEI HTTP APIs on this port (default 8080; 0: off).")
+    ] = None,
+    served_model_name: Annotated[
+        str | None, typer.Option("--served-model-name", help="Model name of the HTTP APIs (default: --model).")
+    ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML or JSON settings file (or YOUTU_SERVE_CONFIG).")
@@ -49,7 +55,7 @@ def serve(
     tls_client_ca: Annotated[Path | None, typer.Option("--tls-client-ca", help="Require client certs (mTLS).")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="json or text.")] = None,
 ) -> None:
-    """Serve a model over gRPC: youtu.embedding.v1 and TEI's tei.v1 on one port, health, reflection, metrics.
+    """Serve a model: gRPC (youtu.embedding.v1, TEI's tei.v1, health, reflection) and HTTP (OpenAI, TEI) APIs.
 
     Flags override YOUTU_SERVE_* variables, which override the --config file.
     """
@@ -63,6 +69,8 @@ def serve(
         port=port,
         api_key=api_key,
         metrics_port=metrics_port,
+        http_port=http_port,
+        served_model_name=served_model_name,
         host=host,
         max_concurrent_requests=max_concurrent_requests,
         max_batch_requests=max_batch_requests,

@@ -41,6 +41,12 @@ class ServeSettings(BaseSettings, EncoderSpec):
 
     host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
     port: int = Field(50051, ge=0, le=65535, description="gRPC port (0: any free port).")
+    http_port: int = Field(
+        8080, ge=0, le=65535, description="HTTP port of the OpenAI and TEI REST APIs (0: no HTTP server)."
+    )
+    served_model_name: str | None = Field(
+        None, description="Model name the HTTP APIs answer to and list (default: model as given)."
+    )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus port (absent: no metrics server).")
     metrics_host: str | None = Field(None, description="Address of the metrics server (default: host).")
     api_key: SecretStr | None = Field(None, description="Require 'authorization: Bearer <key>' on every RPC.")
@@ -63,6 +69,14 @@ class ServeSettings(BaseSettings, EncoderSpec):
     max_input_length: int | None = Field(None, gt=0, description="Tokens per input (default: the model's maximum).")
     max_message_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest request/response message.")
     max_stream_pending: int = Field(32, gt=0, description="Unanswered messages per stream before reading pauses.")
+    tokenization_workers: int | None = Field(
+        None, gt=0, description="Tokenizer threads, one tokenizer copy each (default: CPU cores, between 2 and 4)."
+    )
+    max_tokenization_backlog: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Characters of text admitted and not tokenised yet; beyond: RESOURCE_EXHAUSTED (streams wait).",
+    )
     grace_period_s: float = Field(30.0, ge=0, description="Seconds in-flight RPCs get to finish on SIGTERM.")
     warmup: bool = Field(True, description="Run warm-up batches before reporting SERVING.")
     tune_allocator: bool = Field(True, description="Pin glibc's mmap threshold so RSS stays flat (Linux).")
@@ -100,6 +114,13 @@ class ServeSettings(BaseSettings, EncoderSpec):
         if self.api_key is not None and self.api_key_file is not None:
             raise ValueError("give api_key or api_key_file, not both")
         return self
+
+    def resolved_tokenization_workers(self) -> int:
+        """Tokenizer threads: the setting, else the CPU cores clamped to 2..4 (two keep a huge request from
+        holding up a small one; more rarely help, tokenisation is a small share of the work)."""
+        if self.tokenization_workers is not None:
+            return self.tokenization_workers
+        return min(4, max(2, os.cpu_count() or 1))
 
     def resolved_api_key(self) -> str | None:
         """The API key from ``api_key`` or ``api_key_file`` (None: no authentication)."""
