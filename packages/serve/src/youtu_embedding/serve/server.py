@@ -233,7 +233,11 @@ class EmbeddingServer:
 async def serve(settings: ServeSettings) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code (0 on a graceful stop)."""
     server = EmbeddingServer(settings)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:  # e.g. a port in use: close what did open, then report
+        await server.stop(0)
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
