@@ -111,3 +111,19 @@ def _details(stub, request) -> str:
     except grpc.RpcError as exc:
         return str(exc.details())
     raise AssertionError("expected an error")
+
+
+def test_http_openai_long_inputs_match_core(utu_server, utu: Encoder, articles: list[str]) -> None:
+    import httpx
+    import openai
+
+    texts = [articles[4][:2500], "a short one"]
+    with openai.OpenAI(base_url=utu_server.http_url + "/v1", api_key="unused", max_retries=0) as client:
+        got = client.embeddings.create(
+            model="m", input=texts, encoding_format="float", extra_body={"long_inputs": "chunk", "overlap": 4}
+        )
+    vectors = np.asarray([d.embedding for d in got.data], dtype=np.float32)
+    np.testing.assert_allclose(vectors, utu.encode_documents(texts, long_inputs="chunk", overlap=4), atol=TOLERANCE)
+    for extra, field in (({"long_inputs": "split"}, "long_inputs"), ({"overlap": 3}, "overlap")):
+        response = httpx.post(utu_server.http_url + "/v1/embeddings", json={"input": texts, **extra}, timeout=60)
+        assert response.status_code == 400 and field in response.text, response.text

@@ -9,6 +9,7 @@ rows; an input may have at most ``max_document_tokens`` tokens in all (prefix an
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from youtu_embedding.core.late_chunking import resolve_chunker
 from youtu_embedding.core.long_inputs import WindowedText, combine_pooled, late_chunk_vectors, plan_rows, window_texts
 from youtu_embedding.core.pooling import get_pooling
 from youtu_embedding.serve.engine import Engine
-from youtu_embedding.serve.pipeline import Pipeline
+from youtu_embedding.serve.pipeline import Pipeline, deadline_of
 from youtu_embedding.serve.scheduler import POOLED, TOKENS, Job
 
 
@@ -157,24 +158,26 @@ async def run_long(
     """Tokenise into windows, queue the rows with everyone else's, combine or pool the chunks."""
     start = time.perf_counter_ns()
     engine = pipeline.engine
-    job = await pipeline.in_tokenizer(
-        tokenize_long,
-        engine,
-        texts,
-        prefix,
-        overlap=overlap,
-        chunker=chunker,
-        chunker_options=chunker_options,
-        naive=naive,
+    job: LongJob = await pipeline.in_tokenizer(
+        lambda worker: tokenize_long(
+            worker,
+            texts,
+            prefix,
+            overlap=overlap,
+            chunker=chunker,
+            chunker_options=chunker_options,
+            naive=naive,
+        ),
+        chars=sum(len(prefix) + len(t) for t in texts),
     )
     late = chunker is not None and not naive
     run_items = job.naive_items if job.naive_items is not None else job.items
     rows, skips, _ = plan_rows(run_items)
-    remaining = context.time_remaining() if context is not None else None
-    deadline = time.monotonic() + remaining if remaining is not None else None
-    done = await pipeline.scheduler.submit(Job(rows, skips, kind=TOKENS if late else POOLED, deadline=deadline))
-    if late:
-        vectors = await pipeline.in_tokenizer(_late, engine, job, done.results)
+    done = await pipeline.scheduler.submit(
+        Job(rows, skips, kind=TOKENS if late else POOLED, deadline=deadline_of(context))
+    )
+    if late:  # pooling the chunks' spans: CPU work off the event loop
+        vectors = await asyncio.to_thread(_late, engine, job, done.results)
     else:
         per_input = _pooled_per_item(run_items, done.pooled())
         if job.spans is None:

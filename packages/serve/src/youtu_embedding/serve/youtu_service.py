@@ -12,7 +12,7 @@ import numpy as np
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.serve._generated import embedding_pb2 as pb
 from youtu_embedding.serve.config import ServeSettings
-from youtu_embedding.serve.engine import LEFT, RIGHT
+from youtu_embedding.serve.engine import LEFT, RIGHT, Engine
 from youtu_embedding.serve.long_documents import parse_options, run_long
 from youtu_embedding.serve.pipeline import Pipeline, Result, pack
 from youtu_embedding.serve.rpc import Guard, generic_handler
@@ -64,6 +64,32 @@ def _timing(result: Result) -> pb.Timing:
     )
 
 
+def _check_ranges(values: Any, dimensions: int) -> np.ndarray:
+    """int8 calibration ranges as a (2, dimensions) array: finite, and min <= max in every dimension."""
+    ranges = np.asarray(values, dtype=np.float32).reshape(2, dimensions)
+    bad = np.flatnonzero(~np.isfinite(ranges).all(axis=0))
+    if bad.size:
+        d = int(bad[0])
+        raise InvalidArgumentError(
+            "int8_ranges",
+            f"dimension {d} has a non-finite bound (min {ranges[0, d]}, max {ranges[1, d]}); send finite numbers",
+        )
+    inverted = np.flatnonzero(ranges[0] > ranges[1])
+    if inverted.size:
+        d = int(inverted[0])
+        raise InvalidArgumentError(
+            "int8_ranges",
+            f"dimension {d} has min {ranges[0, d]} > max {ranges[1, d]}; the first {dimensions} values are the "
+            f"minima, the next {dimensions} the maxima",
+        )
+    return ranges
+
+
+def _chars(request: Any) -> int:
+    """Characters of a request's texts, counted in the tokenisation backlog while a stream waits."""
+    return sum(len(t) for t in request.inputs)
+
+
 class EmbeddingService:
     """Implements every RPC of ``EmbeddingService`` over a :class:`Pipeline`."""
 
@@ -100,7 +126,7 @@ class EmbeddingService:
                     raise InvalidArgumentError(
                         "int8_ranges", f"needs 2 x dimensions = {2 * dimensions} values, got {len(request.int8_ranges)}"
                     )
-                ranges = np.asarray(request.int8_ranges, dtype=np.float32).reshape(2, dimensions)
+                ranges = _check_ranges(request.int8_ranges, dimensions)
             elif len(inputs) < 2:
                 raise InvalidArgumentError(
                     "int8_ranges", "int8 of a single input needs calibration ranges (2 x dimensions values)"
@@ -195,7 +221,11 @@ class EmbeddingService:
         self, requests: AsyncIterator[pb.EmbedRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.EmbedResponse]:
         async for response in self.guard.ordered(
-            requests, lambda r: self._embed(r, context), self.settings.max_stream_pending
+            requests,
+            lambda r: self._embed(r, context),
+            self.settings.max_stream_pending,
+            backlog=self._p.backlog,
+            chars=_chars,
         ):
             yield response
 
@@ -260,12 +290,12 @@ class EmbeddingService:
             prompt_name=_opt(request, "prompt_name"), instruction=_opt(request, "instruction")
         )
 
-        def run() -> list[Any]:
+        def run(worker: Engine) -> list[Any]:
             return [
-                engine.tokens(t, prefix, add_special_tokens=request.add_special_tokens, truncate=True) for t in inputs
+                worker.tokens(t, prefix, add_special_tokens=request.add_special_tokens, truncate=True) for t in inputs
             ]
 
-        tokenized = await self._p.in_tokenizer(run)
+        tokenized = await self._p.in_tokenizer(run, chars=sum(len(prefix) + len(t) for t in inputs))
         return pb.TokenizeResponse(
             inputs=[
                 pb.TokenizedInput(
@@ -304,7 +334,7 @@ class EmbeddingService:
                 max_client_batch_size=s.max_client_batch_size,
                 max_input_length=engine.max_input_length,
                 max_message_bytes=s.max_message_bytes,
-                tokenization_workers=1,
+                tokenization_workers=self._p.tokenizers.workers,
                 max_document_tokens=engine.max_document_tokens,
             ),
         )
