@@ -155,7 +155,6 @@ class EmbeddingServer:
         """Load the model, start the inference thread, warm up (runs on a worker thread)."""
         import torch
 
-        from youtu_embedding.core import Encoder
         from youtu_embedding.serve.engine import Engine
         from youtu_embedding.serve.pipeline import Pipeline
         from youtu_embedding.serve.scheduler import Scheduler, worker_layout
@@ -166,17 +165,7 @@ class EmbeddingServer:
             from youtu_embedding.serve.memory import tune_allocator
 
             tune_allocator()
-        encoder = Encoder(
-            s.model,
-            device=s.device,
-            dtype=s.dtype,
-            attention=s.attention,
-            trust_remote_code=s.trust_remote_code,
-            max_batch_tokens=s.max_batch_tokens,
-            quantization=s.quantization,
-            runtime=s.runtime,
-            runtime_options=s.runtime_options,
-        )
+        encoder = s.build()  # ServeSettings is an EncoderSpec: every encoder option is a config key
         workers, threads = worker_layout(encoder.device.type, s.inference_workers, s.num_threads)
         if threads is not None:
             torch.set_num_threads(threads)
@@ -244,7 +233,11 @@ class EmbeddingServer:
 async def serve(settings: ServeSettings) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code (0 on a graceful stop)."""
     server = EmbeddingServer(settings)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:  # e.g. a port in use: close what did open, then report
+        await server.stop(0)
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

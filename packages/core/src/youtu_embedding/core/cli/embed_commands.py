@@ -25,32 +25,21 @@ from youtu_embedding.core.cli.io import (
     snippet,
 )
 from youtu_embedding.core.cli.options import (
-    AllowPickleOption,
-    AttentionOption,
-    BatchSizeOption,
-    DeviceOption,
-    DType,
-    DTypeOption,
     InstructionOption,
     JsonOption,
-    MaxLengthOption,
-    ModelOption,
-    PoolingOption,
     PromptNameOption,
-    QuantizationOption,
-    RuntimeOption,
-    RuntimeOptionsOption,
     TaskOption,
     TemplateOption,
-    TrustRemoteCodeOption,
-    load_encoder,
+    encoder_options,
     prompt_kwargs,
     stderr_line,
 )
+from youtu_embedding.core.spec import EncoderSpec
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from youtu_embedding.core.embedding_cache import EmbeddingCache
     from youtu_embedding.core.encoder import Encoder
 
 
@@ -72,38 +61,55 @@ def _encode_records(encoder: Encoder, records: list[Record], method: str = "enco
         ) from None
 
 
+def _encode_records_cached(
+    encoder: Encoder, records: list[Record], cache: EmbeddingCache | None, method: str, **kwargs: Any
+) -> np.ndarray:
+    """:func:`_encode_records` through the embeddings cache: only texts not cached are embedded.
+
+    The key's prefix is the encode method and its options, so that another prompt never reuses
+    a vector; the model and its settings are in the cache's fingerprint.
+    """
+    from youtu_embedding.core.embedding_cache import encode_cached
+
+    options = {key: value for key, value in kwargs.items() if key != "show_progress"}
+    prefix = json.dumps({"method": method, **options}, sort_keys=True, default=str)
+    by_text = {r.text: r for r in reversed(records)}  # the first record of a text, for error locations
+    return encode_cached(
+        cache,
+        [r.text for r in records],
+        prefix,
+        lambda texts: _encode_records(encoder, [by_text[t] for t in texts], method, **kwargs),
+    )
+
+
+def _search_cache(encoder: Encoder, spec: EncoderSpec, cache_dir: Path | None) -> EmbeddingCache:
+    from youtu_embedding.core.embedding_cache import EmbeddingCache, default_cache_dir, model_fingerprint
+
+    path = Path(cache_dir or default_cache_dir("search")) / "embeddings.sqlite"
+    return EmbeddingCache(path, model_fingerprint(encoder, extra={"runtime_options": spec.runtime_options}))
+
+
+@encoder_options()
 def encode(
-    model: ModelOption,
+    spec: EncoderSpec,
     input_file: Annotated[Path, typer.Option("--input", "-i", help="Texts: .txt (one per line), .jsonl or .csv.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Embeddings: .npy (rows in input order) or .jsonl.")],
     prompt_name: PromptNameOption = None,
     instruction: InstructionOption = None,
     task: TaskOption = None,
     template: TemplateOption = None,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    batch_size: BatchSizeOption = None,
-    max_length: MaxLengthOption = None,
     precision: Annotated[
         str, typer.Option("--precision", help="float32, float16, int8, uint8, binary or ubinary.")
     ] = "float32",
     truncate_dim: Annotated[int | None, typer.Option("--truncate-dim", help="Keep the first N dimensions.")] = None,
-    pooling: PoolingOption = None,
-    no_normalize: Annotated[bool, typer.Option("--no-normalize", help="Do not L2-normalise the embeddings.")] = False,
     no_truncate: Annotated[
         bool, typer.Option("--no-truncate", help="Fail on texts longer than max_length instead of cutting them.")
     ] = False,
     text_field: Annotated[str, typer.Option("--text-field", help="JSON field / CSV column of the text.")] = "text",
     skip_empty: Annotated[bool, typer.Option("--skip-empty", help="Skip blank lines (and report how many).")] = False,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="Texts read, embedded and written per step (bounds memory).")
     ] = 8192,
-    quantization: QuantizationOption = None,
-    runtime: RuntimeOption = "torch",
-    runtime_option: RuntimeOptionsOption = None,
 ) -> None:
     """Embed the texts of a file and write the embeddings (rows in input order).
 
@@ -120,23 +126,8 @@ def encode(
     read = ReadResult([])
     records = iter_records(input_file, text_field=text_field, empty="skip" if skip_empty else "error", result=read)
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
-    encoder = load_encoder(
-        model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        batch_size=batch_size,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-        quantization=quantization,
-        runtime=runtime,
-        runtime_options=runtime_option,
-    )
-    options: dict[str, Any] = dict(
-        truncate=not no_truncate, normalize=False if no_normalize else None, truncate_dim=truncate_dim, **prompts
-    )
+    encoder = spec.build()
+    options: dict[str, Any] = dict(truncate=not no_truncate, truncate_dim=truncate_dim, **prompts)
     writer = EmbeddingWriter(output)
     out_dtype: Any = None
     width = truncate_dim or encoder.dimension
@@ -207,8 +198,9 @@ def _similarity_sides(
     return left, right, True
 
 
+@encoder_options()
 def similarity(
-    model: ModelOption,
+    spec: EncoderSpec,
     texts: Annotated[
         list[str] | None, typer.Argument(help="Two texts to compare (symmetric).", show_default=False)
     ] = None,
@@ -224,13 +216,6 @@ def similarity(
         str | None, typer.Option("--fn", help="cosine, dot, euclidean or manhattan (default: the model's).")
     ] = None,
     as_json: JsonOption = False,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    pooling: PoolingOption = None,
-    max_length: MaxLengthOption = None,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
 ) -> None:
     """Score queries against documents (--query/--document, or files), or two texts against each other.
 
@@ -239,16 +224,7 @@ def similarity(
     """
     left, right, paired = _similarity_sides(texts, query, document, queries, documents)
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
-    encoder = load_encoder(
-        model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-    )
+    encoder = spec.build()
     if paired:
         a = _encode_records(encoder, left, "encode_queries", **prompts)
         b = _encode_records(encoder, right, "encode_documents")
@@ -286,9 +262,10 @@ def _top_k(scores: np.ndarray, k: int) -> list[list[int]]:
     return [list(np.argsort(-row, kind="stable")[:k]) for row in scores]
 
 
+@encoder_options()
 def search(
+    spec: EncoderSpec,
     queries: Annotated[list[str], typer.Argument(help="One or more queries.", show_default=False)],
-    model: ModelOption,
     corpus: Annotated[
         Path, typer.Option("--corpus", "-c", help="A .txt/.jsonl/.csv file or a folder of .txt/.md/.jsonl files.")
     ],
@@ -298,16 +275,24 @@ def search(
     instruction: InstructionOption = None,
     task: TaskOption = None,
     template: TemplateOption = None,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    batch_size: BatchSizeOption = None,
-    max_length: MaxLengthOption = None,
-    pooling: PoolingOption = None,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Embed the corpus again instead of reusing cached embeddings.")
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Embeddings cache folder (default: $YOUTU_EMBED_CACHE/search, else ~/.cache/youtu-embedding/search).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Rank the documents of a corpus for each query (documents: title + text, as mteb embeds BEIR corpora)."""
+    """Rank the documents of a corpus for each query (documents: title + text, as mteb embeds BEIR corpora).
+
+    Document embeddings are cached (keyed by the model, every encoder option, the prompt and each
+    document's text), so searching an unchanged corpus again embeds only the queries; a changed
+    document is embedded again, the others are not.
+    """
     from youtu_embedding.core.errors import InvalidArgumentError
 
     if top_k <= 0:
@@ -318,20 +303,17 @@ def search(
     if not read.records:
         raise InvalidArgumentError("corpus", f"'{corpus}' has no documents")
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
-    encoder = load_encoder(
-        model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        batch_size=batch_size,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-    )
+    encoder = spec.build()
     start = time.perf_counter()
     docs = [Record(r.document_text(), r.id, r.title, r.line, r.source) for r in read.records]
-    doc_emb = _encode_records(encoder, docs, "encode_documents", show_progress=True)
+    cache = None if no_cache else _search_cache(encoder, spec, cache_dir)
+    try:
+        doc_emb = _encode_records_cached(encoder, docs, cache, "encode_documents", show_progress=True)
+    finally:
+        if cache is not None:
+            cache.close()
+    if cache is not None:
+        stderr_line(f"embeddings cache: {cache.hits} hits, {cache.misses} misses ({cache.path})")
     query_emb = _encode_records(encoder, [Record(q, source="QUERY") for q in queries], "encode_queries", **prompts)
     scores = encoder.similarity(query_emb, doc_emb)
     stderr_line(f"searched {len(docs)} documents for {len(queries)} queries in {time.perf_counter() - start:.2f}s")
