@@ -13,15 +13,12 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from youtu_embedding.serve.engine import Engine, Tokenized
 from youtu_embedding.serve.scheduler import POOLED, Job, Scheduler
-
-if TYPE_CHECKING:
-    import grpc
 
 T = TypeVar("T")
 
