@@ -25,12 +25,11 @@ from collections.abc import Callable, Collection
 from enum import Enum
 from typing import Annotated, Any, Literal, TypeVar
 
-import click
 import typer
-from click.core import ParameterSource
 
 from youtu_embedding.core.spec import CliOption, EncoderSpec
 
+_CONTEXT = "_typer_context"
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The help panel of the encoder options in ``--help``.
@@ -138,16 +137,19 @@ def encoder_options(
             raise TypeError(f"{fn.__qualname__}: parameters {clash} are encoder options already")
         own = [p for n, p in signature.parameters.items() if n != target]
         params = own + spec_parameters(names, required=not only_given)
+        if only_given:  # typer passes its context to a parameter annotated typer.Context
+            params.append(inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
 
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
             values = {name: kwargs.pop(name) for name in names}
             if only_given:
-                ctx = click.get_current_context()
+                # typer may vendor its own click: take its context, compare sources by name
+                ctx = kwargs.pop(_CONTEXT)
                 given = {
                     n: v
                     for n, v in values.items()
-                    if ctx.get_parameter_source(n) not in (None, ParameterSource.DEFAULT)
+                    if (source := ctx.get_parameter_source(n)) is not None and source.name != "DEFAULT"
                 }
                 kwargs[target] = spec_values(given)
             else:
