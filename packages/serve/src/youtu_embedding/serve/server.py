@@ -169,7 +169,7 @@ class EmbeddingServer:
         workers, threads = worker_layout(encoder.device.type, s.inference_workers, s.num_threads)
         if threads is not None:
             torch.set_num_threads(threads)
-        engine = Engine(encoder, max_input_length=s.max_input_length)
+        engine = Engine(encoder, max_input_length=s.max_input_length, max_document_tokens=s.max_document_tokens)
         if s.warmup:
             engine.warmup(max_batch_tokens=s.max_batch_tokens, max_batch_requests=s.max_batch_requests)
         self.scheduler = Scheduler(
