@@ -71,3 +71,27 @@ def test_packed_batch_refuses_a_mask() -> None:
     packed_ids, packed = pack_rows(ROWS[:2], torch.device("cpu"), "sdpa_rows")
     with pytest.raises(ValueError, match="packed batch"):
         _model(False)(input_ids=packed_ids, attention_mask=torch.ones_like(packed_ids), packed=packed)
+
+
+def test_encoder_unpadded_equals_padded(tiny_utu, short_and_long_texts: list[str]) -> None:
+    """Mixed real texts (short sentences, long paragraphs), queries with an instruction: packed == padded."""
+    from youtu_embedding.core import Encoder
+
+    padded = Encoder(tiny_utu, device="cpu", unpadded=False)
+    packed = Encoder(tiny_utu, device="cpu", unpadded=True)
+    texts = short_and_long_texts[:64]
+    for encode in ("encode_documents", "encode_queries"):
+        expected, got = getattr(padded, encode)(texts), getattr(packed, encode)(texts)
+        assert abs(got - expected).max() < 1e-5
+    assert "packed variable-length" in packed.info()["fast_paths"]["attention"]
+    assert "padded batches" in padded.info()["fast_paths"]["attention"]
+
+
+def test_unpadded_needs_utu_and_torch(minilm_path) -> None:
+    from youtu_embedding.core import Encoder
+    from youtu_embedding.core.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="need a utu model and the torch runtime") as err:
+        Encoder(minilm_path, device="cpu", unpadded=True)
+    assert err.value.argument == "unpadded"
+    assert "packed" not in Encoder(minilm_path, device="cpu").info()["fast_paths"]["attention"]

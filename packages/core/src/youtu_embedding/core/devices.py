@@ -21,6 +21,10 @@ class DeviceBackend:
         is_available: whether this machine can use the backend.
         default_dtype: the dtype that ``dtype="auto"`` picks on this backend.
         configure_threads: applies a thread count (CPU backends); may be a no-op.
+        packed_attention: ``packed_attention(dtype)``: the variable-length attention kernel for
+            packed (unpadded) `utu` batches on this backend (one of
+            ``youtu_embedding.core.modeling.utu.varlen.VARLEN_KERNELS``), or None to run padded
+            batches by default. ``Encoder(unpadded=...)`` overrides the default.
     """
 
     name: str
@@ -29,6 +33,7 @@ class DeviceBackend:
     default_dtype: Callable[[], torch.dtype]
     configure_threads: Callable[[int | None], None] = lambda n: None
     description: str = ""
+    packed_attention: Callable[[torch.dtype], str | None] = lambda dtype: None
 
     def device_string(self, index: int | None = None) -> str:
         """Torch device string, e.g. ``cuda:1``."""
@@ -49,14 +54,41 @@ def _cuda_dtype() -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float16
 
 
+def _cuda_packed_attention(dtype: torch.dtype) -> str:
+    """FlashAttention's varlen kernel where installed (fp16/bf16), else SDPA on jagged tensors (one call a batch)."""
+    from youtu_embedding.core.modeling.utu.varlen import flash_attn_available
+
+    return "flash_attn" if dtype in (torch.float16, torch.bfloat16) and flash_attn_available() else "sdpa_nested"
+
+
+def _cpu_packed_attention(dtype: torch.dtype) -> str | None:
+    """Packed batches on the CPU too: measured faster than padded ones on mixed lengths (docs/performance.md)."""
+    return "sdpa_rows"
+
+
 def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
 
 
 BUILTIN_DEVICES = [
-    DeviceBackend("cuda", 100, torch.cuda.is_available, _cuda_dtype, description="NVIDIA GPU; bf16 when supported"),
+    DeviceBackend(
+        "cuda",
+        100,
+        torch.cuda.is_available,
+        _cuda_dtype,
+        description="NVIDIA GPU; bf16 when supported; unpadded utu batches (flash_attn varlen or SDPA jagged)",
+        packed_attention=_cuda_packed_attention,
+    ),
     DeviceBackend("mps", 50, _mps_available, lambda: torch.float16, description="Apple GPU; float16"),
-    DeviceBackend("cpu", 0, lambda: True, lambda: torch.float32, _cpu_threads, "CPU; float32, threads configurable"),
+    DeviceBackend(
+        "cpu",
+        0,
+        lambda: True,
+        lambda: torch.float32,
+        _cpu_threads,
+        "CPU; float32, threads configurable",
+        packed_attention=_cpu_packed_attention,
+    ),
 ]
 
 DTYPES = {
