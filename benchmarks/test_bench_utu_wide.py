@@ -12,6 +12,7 @@ measured in the same run, cosine to the eager bf16 vectors. Compilation happens 
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -24,7 +25,13 @@ from youtu_embedding.core.testing import make_tiny_utu, read_jsonl
 
 WIDE = dict(num_layers=2, hidden_size=2048, num_heads=32, head_dim=64, intermediate_size=8192, vocab_size=8000)
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ROUNDS = dict(rounds=2, iterations=1, warmup_rounds=1)
+#: UTU_WIDE_QUICK=1: one timed round and no warm-up round (eager paths need none; compiled ones are warmed
+#: at build), for a loaded machine
+ROUNDS = (
+    dict(rounds=1, iterations=1, warmup_rounds=0)
+    if os.environ.get("UTU_WIDE_QUICK")
+    else dict(rounds=2, iterations=1, warmup_rounds=1)
+)
 
 
 @pytest.fixture(scope="module")

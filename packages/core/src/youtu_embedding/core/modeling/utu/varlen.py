@@ -103,8 +103,8 @@ def varlen_attention(
     parts = []
     start = 0
     for n in packed.lengths:  # (1, H, n, D) per row: SDPA without a mask
-        rows = (t[start : start + n].transpose(0, 1).unsqueeze(0) for t in (q, k, v))
-        parts.append(F.scaled_dot_product_attention(*rows, is_causal=is_causal, scale=scale)[0].transpose(0, 1))
+        rq, rk, rv = (t[start : start + n].transpose(0, 1).unsqueeze(0) for t in (q, k, v))
+        parts.append(F.scaled_dot_product_attention(rq, rk, rv, is_causal=is_causal, scale=scale)[0].transpose(0, 1))
         start += n
     return torch.cat(parts, dim=0)
 
