@@ -17,11 +17,11 @@ from transformers.modeling_outputs import BaseModelOutput
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.runtimes import Runtime, check_exportable
 from youtu_embedding_inductor.options import InductorOptions, parse_options
+from youtu_embedding_inductor.plugin import DESCRIPTION, QUANTIZATIONS
 
 if TYPE_CHECKING:
     from youtu_embedding.core.loading import LoadedModel
 
-QUANTIZATIONS = ("int8",)
 #: Inductor settings while it compiles: freezing folds the (quantised) weights into constants, which
 #: lets it pre-pack them for oneDNN and fuse quantise -> int8 GEMM -> dequantise. They are applied
 #: around every call (a recompilation for a new shape class must see them too), not process-wide.
@@ -221,8 +221,7 @@ def prepare_inductor(loaded: LoadedModel, *, quantization: str | None, options: 
 
 INDUCTOR = Runtime(
     "inductor",
-    "torch.compile (Inductor) on the CPU: compiled float32/bf16 graph; "
-    "int8: torchao dynamic quantisation (per-token activations)",
+    DESCRIPTION,
     prepare_inductor,
     quantizations=QUANTIZATIONS,
     unavailable_reason=unavailable_reason,
