@@ -119,8 +119,9 @@ def test_concurrent_tokenisation_on_the_pool_is_consistent(
     """Requests with different truncation sides tokenised at once on the pool's threads give the
     vectors they get one at a time, and right-truncated ones equal the core's (each thread has its
     own tokenizer; a shared one would mix the settings of concurrent calls)."""
-    long_texts = [t * 4 for t in sorted(mixed_texts, key=len)[-16:]]
-    jobs = [(long_texts[i : i + 4], i % 4 == 0) for i in range(0, 16, 2)] * 3
+    long_texts = [t * 4 for t in sorted(mixed_texts, key=len)[-8:]]
+    distinct = [(long_texts[i : i + 2], i % 4 == 0) for i in range(0, 8, 2)]  # 2 left, 2 right
+    jobs = distinct * 3
 
     def call(job: tuple[list[str], bool]) -> np.ndarray:
         texts, left = job
@@ -130,11 +131,11 @@ def test_concurrent_tokenisation_on_the_pool_is_consistent(
             response = pb_grpc.EmbeddingServiceStub(ch).Embed(request, timeout=120)
         return np.array([e.values for e in response.embeddings], dtype=np.float32)
 
-    one_at_a_time = [call(job) for job in jobs[:8]]
-    with ThreadPoolExecutor(8) as pool:
+    one_at_a_time = [call(job) for job in distinct]
+    with ThreadPoolExecutor(len(jobs)) as pool:
         served = list(pool.map(call, jobs))
     for i, ((texts, left), got) in enumerate(zip(jobs, served, strict=True)):
-        np.testing.assert_allclose(got, one_at_a_time[i % 8], atol=1e-6)
+        np.testing.assert_allclose(got, one_at_a_time[i % len(distinct)], atol=1e-6)
         if not left:
             np.testing.assert_allclose(got, minilm_encoder.encode(texts, truncate=True), atol=1e-5)
 
@@ -175,19 +176,17 @@ def small_backlog_server(minilm_path: Path, server_logs: Path) -> Iterator[Serve
 
 
 def test_backlog_over_grpc(small_backlog_server: ServerProcess, mixed_texts: list[str]) -> None:
-    """With max_tokenization_backlog=200000 characters: concurrent unary requests of 120 k
-    characters each are refused with RESOURCE_EXHAUSTED naming the limit when they overlap; a
-    stream of the same messages waits instead and completes."""
-    texts = [(t + " ") * 8 for t in sorted(mixed_texts, key=len)[-64:]]
-    texts = [t[:1900] for t in texts]
-    request = pb.EmbedRequest(inputs=texts, truncate=True)
-    chars = sum(len(t) for t in texts)
-    assert 100_000 < chars <= 200_000
+    """With max_tokenization_backlog=200000 characters: concurrent Tokenize calls of about 150 k
+    characters each are refused with RESOURCE_EXHAUSTED naming the limit when they overlap (each
+    alone fits); a stream of messages of 150 k characters waits instead and completes."""
+    texts = [((t + " ") * 8)[:600] for t in sorted(mixed_texts, key=len)[-256:]]
+    request = pb.TokenizeRequest(inputs=texts)
+    assert 100_000 < sum(len(t) for t in texts) <= 200_000
 
     def call(_: int) -> tuple[grpc.StatusCode, str]:
         with grpc.insecure_channel(small_backlog_server.target) as ch:
             try:
-                pb_grpc.EmbeddingServiceStub(ch).Embed(request, timeout=300)
+                pb_grpc.EmbeddingServiceStub(ch).Tokenize(request, timeout=300)
                 return grpc.StatusCode.OK, ""
             except grpc.RpcError as exc:
                 return exc.code(), exc.details()
@@ -198,11 +197,11 @@ def test_backlog_over_grpc(small_backlog_server: ServerProcess, mixed_texts: lis
     assert codes == {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}, codes
     refusal = next(d for c, d in outcomes if c == grpc.StatusCode.RESOURCE_EXHAUSTED)
     assert refusal.startswith("max_tokenization_backlog:") and "max_tokenization_backlog=200000" in refusal
+    assert _failures(small_backlog_server.metrics(), "youtu", "Tokenize", "resource_exhausted") >= 1
+    big = pb.EmbedRequest(inputs=[(" ".join(texts) + " ")[:150_000]], truncate=True)
     with grpc.insecure_channel(small_backlog_server.target) as ch:
-        answers = list(pb_grpc.EmbeddingServiceStub(ch).EmbedStream(iter([request] * 6), timeout=300))
-    assert [len(a.embeddings) for a in answers] == [64] * 6
-    metrics = small_backlog_server.metrics()
-    assert _failures(metrics, "youtu", "Embed", "resource_exhausted") >= 1
+        answers = list(pb_grpc.EmbeddingServiceStub(ch).EmbedStream(iter([big] * 4), timeout=300))
+    assert [len(a.embeddings) for a in answers] == [1] * 4
 
 
 # -- oversize messages, calibration ranges, health List ----------------------------------------------
@@ -279,8 +278,6 @@ def test_reflection_serves_package_qualified_files(channel: grpc.Channel) -> Non
 
 _BOTH = """
 import sys, grpc
-{first}
-{second}
 from tei_client.stubs import tei_pb2 as theirs, tei_pb2_grpc as theirs_grpc
 from youtu_embedding.serve._generated import tei_pb2 as ours, tei_pb2_grpc as ours_grpc
 assert theirs.DESCRIPTOR.name == "tei.proto" and ours.DESCRIPTOR.name == "youtu_embedding/serve/proto/tei.proto"
@@ -291,18 +288,44 @@ print(len(a.embeddings), max(abs(x - y) for x, y in zip(a.embeddings, b.embeddin
 """
 
 
-@pytest.mark.parametrize("ours_first", [True, False])
-def test_tei_client_package_and_ours_in_one_process(minilm_server, ours_first: bool) -> None:
+def test_tei_client_package_and_ours_in_one_process(minilm_server) -> None:
     """``tei-client`` registers ``tei.proto`` (package tei.v1) in protobuf's default pool; ours
-    lives in its own pool under a package-qualified name, so both import, in either order, and
-    both talk to the server."""
+    lives in its own pool under a package-qualified name, so both import in one process (theirs
+    first here; ours first is the same, our pool is our own) and both talk to the server."""
     pytest.importorskip("tei_client.stubs.tei_pb2")
-    imports = ("import youtu_embedding.serve._generated.tei_pb2", "import tei_client.stubs.tei_pb2")
-    first, second = imports if ours_first else imports[::-1]
-    code = _BOTH.format(first=first, second=second)
     out = subprocess.run(
-        [sys.executable, "-c", code, minilm_server.target], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _BOTH, minilm_server.target], capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr[-2000:]
     n, diff = out.stdout.split()
     assert int(n) == 384 and float(diff) == 0.0
+
+
+# -- the scheduler lets a small request ahead of a large one ------------------------------------------
+def test_small_request_goes_ahead_of_a_large_plan(minilm_encoder: Encoder, mixed_texts: list[str]) -> None:
+    """A one-text job queued while a 96-row job's batches (4 rows each) run finishes long before
+    it; the large job still completes (at most about halved in speed)."""
+    from youtu_embedding.serve.engine import Engine
+    from youtu_embedding.serve.metrics import ServeMetrics
+    from youtu_embedding.serve.scheduler import Job, Scheduler
+
+    engine = Engine(minilm_encoder)
+    big = engine.tokenize(sorted(mixed_texts, key=len)[-96:], "", truncate=True)
+    small = engine.tokenize(["a one-text request"], "", truncate=True)
+    scheduler = Scheduler(engine, ServeMetrics(), max_batch_tokens=4096, max_batch_requests=4, workers=1)
+    scheduler.start()
+    finished: list[str] = []
+
+    async def run(name: str, job: Job, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await scheduler.submit(job)
+        finished.append(name)
+
+    async def main() -> None:
+        await asyncio.gather(run("big", Job(big.ids, big.skips), 0.0), run("small", Job(small.ids, small.skips), 0.3))
+
+    try:
+        asyncio.run(main())
+    finally:
+        scheduler.stop(10)
+    assert finished == ["small", "big"]

@@ -16,6 +16,7 @@ from youtu_embedding.core.hookspecs import hookimpl
 if TYPE_CHECKING:
     import typer
 
+    from youtu_embedding.core.chunking import Chunker
     from youtu_embedding.core.pooling import PoolingStrategy
     from youtu_embedding.core.templates import InstructionTemplate
 
@@ -34,6 +35,14 @@ def register_instruction_templates() -> list[InstructionTemplate]:
     from youtu_embedding_example_plugin.templates import INSTRUCTOR
 
     return [INSTRUCTOR]
+
+
+@hookimpl
+def register_chunkers() -> list[Chunker]:
+    """The ``markdown-sections`` chunker."""
+    from youtu_embedding_example_plugin.chunkers import MARKDOWN_SECTIONS
+
+    return [MARKDOWN_SECTIONS]
 
 
 @hookimpl

@@ -8,11 +8,17 @@ from typing import Annotated
 import typer
 
 from youtu_embedding.core.cli.options import (
+    ChunkerOption,
+    ChunkerOptionsOption,
     InstructionOption,
+    LongInputsOption,
+    NaiveOption,
+    OverlapOption,
     PromptNameOption,
     TaskOption,
     TemplateOption,
     encoder_options,
+    parse_chunker_options,
     stderr_line,
 )
 from youtu_embedding.core.spec import EncoderSpec
@@ -65,6 +71,11 @@ def batch(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier job with other settings in --output.")
     ] = False,
+    long_inputs: LongInputsOption = None,
+    overlap: OverlapOption = 0,
+    chunker: ChunkerOption = None,
+    chunker_option: ChunkerOptionsOption = None,
+    naive: NaiveOption = False,
 ) -> None:
     """Embed a partitioned Parquet/JSONL corpus into partitioned Parquet with Ray Data (resumable).
 
@@ -87,6 +98,11 @@ def batch(
         task=task,
         template=template,
         truncate_dim=truncate_dim,
+        long_inputs=long_inputs.value if long_inputs is not None else None,
+        overlap=overlap,
+        chunker=chunker,
+        chunker_options=parse_chunker_options(chunker_option),
+        late=not naive,
         ray_address=ray_address,
         num_cpus=num_cpus,
         num_actors=num_actors,

@@ -209,6 +209,27 @@ def _start_ray(ray_address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
+def _chunk_settings(
+    long_inputs: str | None, overlap: int, chunker: str | None, options: dict[str, Any] | None, late: bool
+) -> dict[str, Any] | None:
+    """Check the long-input options on the driver (before Ray starts); the ``encode_chunks`` options or None."""
+    from youtu_embedding.core.chunking import LONG_INPUTS
+    from youtu_embedding.core.late_chunking import resolve_chunker
+
+    if long_inputs is not None and long_inputs not in LONG_INPUTS:
+        raise InvalidArgumentError("long_inputs", f"unknown mode {long_inputs!r}", LONG_INPUTS)
+    if not isinstance(overlap, int) or overlap < 0:
+        raise InvalidArgumentError("overlap", f"must be a non-negative integer, got {overlap!r}")
+    if chunker is None:
+        if options or not late:
+            raise InvalidArgumentError("chunker", "chunker_options and late=False need a chunker")
+        return None
+    if long_inputs is not None:
+        raise InvalidArgumentError("long_inputs", "a chunked job windows whole texts itself; leave long_inputs unset")
+    _, checked = resolve_chunker(chunker, options)
+    return {"chunker": chunker, "chunker_options": checked, "late": late}
+
+
 def embed_to_parquet(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -225,6 +246,11 @@ def embed_to_parquet(
     template: str | None = None,
     normalize: bool | None = None,
     truncate_dim: int | None = None,
+    long_inputs: str | None = None,
+    overlap: int = 0,
+    chunker: str | None = None,
+    chunker_options: dict[str, Any] | None = None,
+    late: bool = True,
     ray_address: str | None = None,
     num_cpus: int | None = None,
     num_actors: int | None = None,
@@ -250,6 +276,10 @@ def embed_to_parquet(
             attention, pooling, max_length, batch_size, runtime, quantization...): how each
             actor builds its encoder (they override the fields of a ``model`` spec).
         prompt_name, instruction, task, template, normalize, truncate_dim: ``Encoder.encode`` options.
+        long_inputs / overlap: over-length texts (``"chunk"``: windows combined into one vector).
+        chunker / chunker_options / late: one output row per chunk (``Encoder.encode_chunks``), with
+            int32 columns ``chunk`` (index in its document), ``start`` and ``end`` (character span);
+            ``id`` is the document's and ``text`` the chunk's.
         ray_address: an existing cluster (``auto``, ``host:6379``, ``ray://host:10001``); default:
             start Ray locally with ``num_cpus`` CPUs. An already initialised Ray is reused as is.
         num_actors / threads_per_actor: actor pool size and torch threads per CPU actor (default:
@@ -275,6 +305,7 @@ def embed_to_parquet(
     from youtu_embedding.core.runtimes import get_runtime
 
     get_runtime(spec.runtime, spec.quantization)  # an unknown / unavailable runtime fails here, not in every actor
+    chunk_kwargs = _chunk_settings(long_inputs, overlap, chunker, chunker_options, late)
     output_dir = Path(output).resolve()
     root, partitions = plan_partitions(
         input, rows_per_partition=rows_per_partition, text_column=text_column, id_column=id_column
@@ -286,6 +317,10 @@ def embed_to_parquet(
     encode_kwargs = {
         k: v for k, v in {**given, "normalize": normalize, "truncate_dim": truncate_dim}.items() if v is not None
     }
+    if long_inputs is not None:
+        encode_kwargs.update(long_inputs=long_inputs, overlap=overlap)
+    elif chunk_kwargs is not None and overlap:
+        encode_kwargs["overlap"] = overlap
     settings: dict[str, Any] = {
         "model": spec.model,
         "dtype": spec.dtype,
@@ -300,6 +335,8 @@ def embed_to_parquet(
         "embedding_format": embedding_format,
         **encode_kwargs,
     }
+    if chunk_kwargs is not None:  # absent by default, as the runtime keys below
+        settings["chunking"] = chunk_kwargs
     if spec.runtime != "torch" or spec.runtime_options or spec.quantization:  # absent by default: older manifests match
         settings.update(runtime=spec.runtime, runtime_options=spec.runtime_options, quantization=spec.quantization)
     resumed = prepare_output(output_dir, _manifest(root, partitions, settings), overwrite=overwrite)
@@ -337,6 +374,7 @@ def embed_to_parquet(
                 skip_empty=skip_empty,
                 embedding_format=embedding_format,
                 metadata=metadata,
+                chunk_kwargs=chunk_kwargs,
             ),
             batch_size=1,
             batch_format="numpy",

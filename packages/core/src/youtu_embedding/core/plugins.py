@@ -44,6 +44,7 @@ DEFAULT_PLUGINS = {
     "aliases": "youtu_embedding.core.builtins.aliases",
     "commands": "youtu_embedding.core.builtins.commands",
     "runtimes": "youtu_embedding.core.builtins.runtimes",
+    "chunkers": "youtu_embedding.core.builtins.chunkers",
 }
 #: Comma-separated names of installed plugins to leave out (entry-point or distribution names).
 DISABLE_ENV = "YOUTU_EMBED_DISABLE_PLUGINS"
@@ -265,6 +266,7 @@ def _hook_of_validation_error(exc: pluggy.PluginValidationError) -> str | None:
         "register_device_backends",
         "register_model_aliases",
         "register_runtimes",
+        "register_chunkers",
         "register_commands",
     ):
         if spec in text:

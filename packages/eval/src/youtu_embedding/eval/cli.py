@@ -143,3 +143,53 @@ def eval_report_command(
         title=title or f"Results in {results}",
     )
     stderr_line(f"report: {files.markdown}, {files.html}, {files.plot}")
+
+
+@encoder_options()
+def eval_long_documents_command(
+    spec: EncoderSpec,
+    source: Annotated[
+        Path, typer.Option("--source", help="A Retrieval task folder whose passages come from longer documents.")
+    ],
+    group_by: Annotated[str, typer.Option("--group-by", help="Corpus field naming a passage's document.")] = "title",
+    strategies: Annotated[
+        str, typer.Option("--strategies", help="Comma-separated: late, naive, truncate, windows.")
+    ] = "late,naive,truncate,windows",
+    chunker: Annotated[str, typer.Option("--chunker", help="Chunker of late/naive chunking.")] = "paragraphs",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the results as JSON here.")] = None,
+) -> None:
+    """Document-level retrieval built from a Retrieval folder (passages grouped into documents):
+    nDCG@10 of late chunking, naive chunking and whole-document embeddings."""
+    import time
+
+    from youtu_embedding.eval.long_documents import (
+        STRATEGIES,
+        build_document_task,
+        evaluate_long_documents,
+        markdown_table,
+        write_results,
+    )
+
+    chosen = _split_names([strategies])
+    for name in chosen:
+        if name not in STRATEGIES:
+            raise InvalidArgumentError("strategies", f"unknown strategy '{name}'", STRATEGIES)
+    task = build_document_task(source, group_by=group_by)
+    encoder = spec.build()
+    start = time.perf_counter()
+    rows = evaluate_long_documents(encoder, task, chosen, chunker=chunker)
+    typer.echo(markdown_table(spec.model, rows))
+    stderr_line(f"{task.name}: {task.describe()}, max_length {encoder.max_length}, {time.perf_counter() - start:.1f}s")
+    if output is not None:
+        write_results(
+            output,
+            {
+                "model": spec.model,
+                "task": task.name,
+                "source": str(source),
+                "chunker": chunker,
+                "max_length": encoder.max_length,
+                **task.describe(),
+                "results": rows,
+            },
+        )

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
-    """Add ``eval`` and ``eval-report`` to the ``youtu-embed`` app."""
+    """Add ``eval``, ``eval-report`` and ``eval-long-documents`` to the ``youtu-embed`` app."""
     lazy_command(
         app,
         "eval",
@@ -28,4 +28,11 @@ def register_commands(app: typer.Typer) -> None:
         "eval-report",
         "youtu_embedding.eval.cli:eval_report_command",
         help="Write the report (Markdown, HTML, PNG) of an existing results folder, optionally against a baseline.",
+    )
+    lazy_command(
+        app,
+        "eval-long-documents",
+        "youtu_embedding.eval.cli:eval_long_documents_command",
+        help="Document-level retrieval built from a Retrieval folder: nDCG@10 of late vs naive chunking vs "
+        "whole documents.",
     )

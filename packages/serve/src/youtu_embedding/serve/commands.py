@@ -43,6 +43,9 @@ def serve(
     max_batch_requests: Annotated[int | None, typer.Option("--max-batch-requests")] = None,
     max_client_batch_size: Annotated[int | None, typer.Option("--max-client-batch-size")] = None,
     max_input_length: Annotated[int | None, typer.Option("--max-input-length")] = None,
+    max_document_tokens: Annotated[
+        int | None, typer.Option("--max-document-tokens", help="Tokens per input cut into windows (long inputs).")
+    ] = None,
     inference_workers: Annotated[
         int | None, typer.Option("--inference-workers", help="Batches run in parallel (default: 2 on CPU, 1 on GPU).")
     ] = None,
@@ -76,6 +79,7 @@ def serve(
         max_batch_requests=max_batch_requests,
         max_client_batch_size=max_client_batch_size,
         max_input_length=max_input_length,
+        max_document_tokens=max_document_tokens,
         inference_workers=inference_workers,
         num_threads=num_threads,
         grace_period_s=grace_period,

@@ -67,6 +67,9 @@ class ServeSettings(BaseSettings, EncoderSpec):
     )
     max_client_batch_size: int = Field(256, gt=0, description="Inputs per Embed request.")
     max_input_length: int | None = Field(None, gt=0, description="Tokens per input (default: the model's maximum).")
+    max_document_tokens: int | None = Field(
+        None, gt=0, description="Tokens per windowed input (long inputs, chunking); default 16 x max_input_length."
+    )
     max_message_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest request/response message.")
     max_stream_pending: int = Field(32, gt=0, description="Unanswered messages per stream before reading pauses.")
     tokenization_workers: int | None = Field(

@@ -74,7 +74,9 @@ class Engine:
     uses its own :meth:`worker_copy`; ``forward_*`` run on the inference threads.
     """
 
-    def __init__(self, encoder: Encoder, *, max_input_length: int | None = None) -> None:
+    def __init__(
+        self, encoder: Encoder, *, max_input_length: int | None = None, max_document_tokens: int | None = None
+    ) -> None:
         self.encoder = encoder
         model_max = encoder.max_length
         if max_input_length is not None and max_input_length > model_max:
@@ -82,6 +84,8 @@ class Engine:
                 "max_input_length", f"{max_input_length} is larger than the model's maximum length {model_max}"
             )
         self.max_input_length = max_input_length or model_max
+        # whole inputs cut into windows (long inputs, chunking) may be this long in all
+        self.max_document_tokens = max_document_tokens or 16 * self.max_input_length
         self.dimension = encoder.dimension
 
     def worker_copy(self) -> Engine:

@@ -13,15 +13,12 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from youtu_embedding.serve.engine import Engine, Tokenized
 from youtu_embedding.serve.scheduler import POOLED, Job, Scheduler
-
-if TYPE_CHECKING:
-    import grpc
 
 T = TypeVar("T")
 
@@ -210,14 +207,10 @@ class Pipeline:
             total_ns=time.perf_counter_ns() - start,
         )
 
-    async def run_rows(
-        self, tokenized: Tokenized, context: grpc.aio.ServicerContext | None, *, kind: str = POOLED
-    ) -> Result:
+    async def run_rows(self, tokenized: Tokenized, context: Any, *, kind: str = POOLED) -> Result:
         """Queue and infer rows that are already token ids (token-id inputs); raises JobDropped / BackendError."""
         start = time.perf_counter_ns()
-        remaining = context.time_remaining() if context is not None else None
-        deadline = time.monotonic() + remaining if remaining is not None else None
-        job = await self.scheduler.submit(Job(tokenized.ids, tokenized.skips, kind=kind, deadline=deadline))
+        job = await self.scheduler.submit(Job(tokenized.ids, tokenized.skips, kind=kind, deadline=deadline_of(context)))
         return Result(
             rows=job.pooled() if kind == POOLED else job.results,
             tokenized=tokenized,

@@ -169,7 +169,7 @@ class EmbeddingServer:
         workers, threads = worker_layout(encoder.device.type, s.inference_workers, s.num_threads)
         if threads is not None:
             torch.set_num_threads(threads)
-        engine = Engine(encoder, max_input_length=s.max_input_length)
+        engine = Engine(encoder, max_input_length=s.max_input_length, max_document_tokens=s.max_document_tokens)
         if s.warmup:
             engine.warmup(max_batch_tokens=s.max_batch_tokens, max_batch_requests=s.max_batch_requests)
         self.scheduler = Scheduler(
@@ -233,7 +233,11 @@ class EmbeddingServer:
 async def serve(settings: ServeSettings) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code (0 on a graceful stop)."""
     server = EmbeddingServer(settings)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:  # e.g. a port in use: close what did open, then report
+        await server.stop(0)
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

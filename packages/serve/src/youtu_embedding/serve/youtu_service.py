@@ -13,6 +13,7 @@ from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.serve._generated import embedding_pb2 as pb
 from youtu_embedding.serve.config import ServeSettings
 from youtu_embedding.serve.engine import LEFT, RIGHT, Engine
+from youtu_embedding.serve.long_documents import parse_options, run_long
 from youtu_embedding.serve.pipeline import Pipeline, Result, pack
 from youtu_embedding.serve.rpc import Guard, generic_handler
 
@@ -36,6 +37,17 @@ def package_version() -> str:
 
 def _opt(message: Any, name: str) -> Any:
     return getattr(message, name) if message.HasField(name) else None
+
+
+def _truncate_of(request: pb.EmbedRequest) -> bool:
+    """``long_inputs`` TRUNCATE/ERROR override ``truncate``; DEFAULT follows it."""
+    if request.long_inputs not in pb.LongInputs.values():
+        raise InvalidArgumentError("long_inputs", f"unknown value {request.long_inputs}", pb.LongInputs.keys())
+    if request.long_inputs == pb.LONG_INPUTS_TRUNCATE:
+        return True
+    if request.long_inputs == pb.LONG_INPUTS_ERROR:
+        return False
+    return request.truncate
 
 
 def _usage(result: Result) -> pb.Usage:
@@ -122,7 +134,10 @@ class EmbeddingService:
         elif request.int8_ranges:
             raise InvalidArgumentError("int8_ranges", "only applies to ENCODING_INT8_BYTES")
         direction = LEFT if request.truncation_direction == pb.TRUNCATION_DIRECTION_LEFT else RIGHT
-        result = await self._p.run(inputs, prefix, context, truncate=request.truncate, direction=direction)
+        truncate = _truncate_of(request)
+        if request.HasField("chunking") or request.long_inputs == pb.LONG_INPUTS_CHUNK:
+            return await self._embed_long(request, context, inputs, prefix, dimensions, encoding, ranges)
+        result = await self._p.run(inputs, prefix, context, truncate=truncate, direction=direction)
         emb = engine.finish(result.rows, dimensions=dimensions, normalize=_opt(request, "normalize"))
         if encoding is None:
             embeddings = [pb.Embedding(values=row) for row in emb]
@@ -136,6 +151,68 @@ class EmbeddingService:
             timing=_timing(result),
             model=engine.encoder.loaded.model_id,
         )
+
+    async def _embed_long(
+        self,
+        request: pb.EmbedRequest,
+        context: grpc.aio.ServicerContext,
+        inputs: list[str],
+        prefix: str,
+        dimensions: int,
+        encoding: str | None,
+        ranges: np.ndarray | None,
+    ) -> pb.EmbedResponse:
+        """``long_inputs = LONG_INPUTS_CHUNK`` or ``chunking``: windows of whole inputs (serve.long_documents)."""
+        engine = self._p.engine
+        chunking = request.chunking if request.HasField("chunking") else None
+        if chunking is not None and request.long_inputs not in (pb.LONG_INPUTS_DEFAULT, pb.LONG_INPUTS_CHUNK):
+            raise InvalidArgumentError("long_inputs", "chunking windows whole inputs; leave it unset or CHUNK")
+        if chunking is not None and not chunking.chunker:
+            raise InvalidArgumentError("chunking.chunker", "is empty; name a chunker (ListPlugins.chunkers)")
+        result = await run_long(
+            self._p,
+            inputs,
+            prefix,
+            context,
+            overlap=request.overlap,
+            chunker=chunking.chunker if chunking is not None else None,
+            chunker_options=parse_options(chunking.options) if chunking is not None else None,
+            naive=bool(chunking.naive) if chunking is not None else False,
+        )
+        normalize = _opt(request, "normalize")
+
+        def encoded(vectors: np.ndarray) -> list[pb.Embedding]:
+            emb = engine.finish(vectors, dimensions=dimensions, normalize=normalize)
+            if encoding is None:
+                return [pb.Embedding(values=row) for row in emb]
+            return [pb.Embedding(packed=data) for data in pack(emb, encoding, ranges=ranges)]
+
+        job = result.job
+        response = pb.EmbedResponse(
+            dimensions=dimensions,
+            encoding=request.encoding,
+            usage=pb.Usage(prompt_tokens=job.tokens, total_tokens=job.tokens, compute_chars=job.chars),
+            timing=pb.Timing(
+                total_time_ns=result.total_ns,
+                tokenization_time_ns=job.tokenization_ns,
+                queue_time_ns=result.queue_ns,
+                inference_time_ns=result.inference_ns,
+            ),
+            model=engine.encoder.loaded.model_id,
+        )
+        if job.spans is None:
+            response.embeddings.extend(encoded(np.stack(result.vectors)))
+            return response
+        for text, spans, tokens, vectors in zip(inputs, job.spans, job.chunk_tokens, result.vectors, strict=True):
+            response.chunked.append(
+                pb.ChunkedInput(
+                    chunks=[
+                        pb.Chunk(embedding=e, start=a, end=b, text=text[a:b], tokens=n)
+                        for e, (a, b), n in zip(encoded(vectors), spans, tokens, strict=True)
+                    ]
+                )
+            )
+        return response
 
     async def Embed(self, request: pb.EmbedRequest, context: grpc.aio.ServicerContext) -> pb.EmbedResponse:
         return await self._embed(request, context)
@@ -258,12 +335,14 @@ class EmbeddingService:
                 max_input_length=engine.max_input_length,
                 max_message_bytes=s.max_message_bytes,
                 tokenization_workers=self._p.tokenizers.workers,
+                max_document_tokens=engine.max_document_tokens,
             ),
         )
 
     async def ListPlugins(
         self, request: pb.ListPluginsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPluginsResponse:
+        from youtu_embedding.core.chunking import available_chunkers
         from youtu_embedding.core.plugins import get_registry
 
         registry = get_registry()
@@ -278,6 +357,7 @@ class EmbeddingService:
             ],
             pooling_strategies=sorted(registry.collect("register_pooling_strategies")),
             instruction_templates=sorted(registry.collect("register_instruction_templates")),
+            chunkers=available_chunkers(),
         )
 
     def handler(self) -> grpc.GenericRpcHandler:

@@ -25,12 +25,18 @@ from youtu_embedding.core.cli.io import (
     snippet,
 )
 from youtu_embedding.core.cli.options import (
+    ChunkerOption,
+    ChunkerOptionsOption,
     InstructionOption,
     JsonOption,
+    LongInputsOption,
+    NaiveOption,
+    OverlapOption,
     PromptNameOption,
     TaskOption,
     TemplateOption,
     encoder_options,
+    parse_chunker_options,
     prompt_kwargs,
     stderr_line,
 )
@@ -110,24 +116,64 @@ def encode(
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="Texts read, embedded and written per step (bounds memory).")
     ] = 8192,
+    long_inputs: LongInputsOption = None,
+    overlap: OverlapOption = 0,
+    chunker: ChunkerOption = None,
+    chunker_option: ChunkerOptionsOption = None,
+    naive: NaiveOption = False,
 ) -> None:
     """Embed the texts of a file and write the embeddings (rows in input order).
 
     The file is read and embedded chunk by chunk (``--chunk-size`` texts), and the output written
     incrementally, so memory does not grow with the corpus. For int8/uint8 output the quantisation
-    ranges are calibrated on the first chunk and shared by all chunks.
+    ranges are calibrated on the first chunk and shared by all chunks. ``--long-inputs chunk``
+    embeds an over-length text in windows combined into one vector; ``--chunker NAME`` writes one
+    JSONL line per chunk of each text (late chunking, or ``--naive``), with its span and text.
     """
+    from youtu_embedding.core.errors import InvalidArgumentError
     from youtu_embedding.core.quantization import check_precision
     from youtu_embedding.core.streaming import chunked
 
     start = time.perf_counter()
     check_output_path(output)
     check_precision(precision)
+    chunker_options = parse_chunker_options(chunker_option)
+    if chunker is None and (chunker_options or naive):
+        raise InvalidArgumentError("chunker", "--chunker-option and --naive need --chunker")
+    if chunker is not None:
+        if output.suffix.lower() != ".jsonl":
+            raise InvalidArgumentError("output", f"--chunker writes one JSONL line per chunk; '{output}' is not .jsonl")
+        if precision != "float32" or long_inputs is not None:
+            raise InvalidArgumentError("chunker", "--chunker takes neither --precision nor --long-inputs")
+        from youtu_embedding.core.late_chunking import resolve_chunker
+
+        resolve_chunker(chunker, chunker_options)  # fail on a bad name or option before loading the model
     read = ReadResult([])
     records = iter_records(input_file, text_field=text_field, empty="skip" if skip_empty else "error", result=read)
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
     encoder = spec.build()
+    if chunker is not None:
+        texts, chunks = _encode_chunk_rows(
+            encoder,
+            records,
+            output,
+            chunk_size,
+            dict(
+                chunker=chunker,
+                chunker_options=chunker_options,
+                late=not naive,
+                overlap=overlap,
+                truncate_dim=truncate_dim,
+                show_progress=False,
+                **prompts,
+            ),
+        )
+        elapsed = time.perf_counter() - start
+        stderr_line(f"encoded {texts} texts ({chunks} chunks) from {input_file} -> {output} in {elapsed:.2f}s")
+        return
     options: dict[str, Any] = dict(truncate=not no_truncate, truncate_dim=truncate_dim, **prompts)
+    if long_inputs is not None:
+        options.update(long_inputs=long_inputs.value, overlap=overlap)
     writer = EmbeddingWriter(output)
     out_dtype: Any = None
     width = truncate_dim or encoder.dimension
@@ -151,6 +197,37 @@ def encode(
         f"encoded {writer.rows} texts from {input_file} -> {output} "
         f"(shape {writer.rows}x{width}, {out_dtype or 'float32'}) in {time.perf_counter() - start:.2f}s"
     )
+
+
+def _encode_chunk_rows(
+    encoder: Encoder, records: Any, output: Path, chunk_size: int, options: dict[str, Any]
+) -> tuple[int, int]:
+    """One JSONL line per chunk: index/id of the text, chunk number, character span, text, tokens, embedding."""
+    from youtu_embedding.core.streaming import chunked
+
+    partial = output.with_name(output.name + ".partial")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    index = chunks = 0
+    try:
+        with partial.open("w", encoding="utf-8") as handle, progress_bar(desc="Encoding", unit="text") as bar:
+            for block in chunked(records, chunk_size):
+                docs = _encode_records(encoder, block, "encode_chunks", **options)
+                for record, doc in zip(block, docs, strict=True):
+                    for k, ((a, b), text, tokens, row) in enumerate(
+                        zip(doc.spans, doc.texts, doc.tokens, doc.embeddings, strict=True)
+                    ):
+                        item: dict[str, Any] = {"index": index}
+                        if record.id is not None:
+                            item["id"] = record.id
+                        item.update(chunk=k, start=a, end=b, text=text, tokens=tokens, embedding=row.tolist())
+                        handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+                    index, chunks = index + 1, chunks + len(doc)
+                bar.update(len(block))
+        partial.replace(output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return index, chunks
 
 
 def quantize(floats: np.ndarray, precision: str, options: dict[str, Any]) -> np.ndarray:

@@ -182,6 +182,56 @@ TemplateOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
+class LongInputs(str, Enum):
+    """What happens to an input longer than max_length."""
+
+    truncate = "truncate"
+    error = "error"
+    chunk = "chunk"
+
+
+LongInputsOption = Annotated[
+    LongInputs | None,
+    typer.Option(
+        "--long-inputs",
+        help="Inputs over max_length: truncate (default), error, or chunk (windows combined into one vector).",
+        show_default=False,
+    ),
+]
+OverlapOption = Annotated[
+    int, typer.Option("--overlap", min=0, help="Tokens shared by consecutive windows of an over-length input.")
+]
+ChunkerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--chunker",
+        help="One vector per chunk (JSONL out with spans): tokens, sentences, paragraphs, or a plugin's.",
+        show_default=False,
+    ),
+]
+ChunkerOptionsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--chunker-option", help="KEY=VALUE option of the chunker (repeatable), e.g. size=128.", show_default=False
+    ),
+]
+NaiveOption = Annotated[
+    bool,
+    typer.Option("--naive", help="With --chunker: embed each chunk alone instead of late chunking."),
+]
+
+
+def parse_chunker_options(values: list[str] | None) -> dict[str, object]:
+    """``["size=128"]`` -> ``{"size": 128}`` (JSON values parsed); a bad item names ``chunker-option``."""
+    from youtu_embedding.core.errors import InvalidArgumentError
+    from youtu_embedding.core.spec import parse_runtime_options
+
+    try:
+        return parse_runtime_options(values)
+    except InvalidArgumentError as exc:
+        raise InvalidArgumentError("chunker-option", str(exc).split(": ", 1)[1]) from None
+
+
 def prompt_kwargs(
     prompt_name: str | None = None, instruction: str | None = None, task: str | None = None, template: str | None = None
 ) -> dict[str, str]:

@@ -24,6 +24,7 @@ SECTIONS = {
     "register_device_backends": "devices",
     "register_model_aliases": "aliases",
     "register_runtimes": "runtimes",
+    "register_chunkers": "chunkers",
 }
 
 
@@ -65,11 +66,22 @@ def _runtime(item: Any, probe: bool) -> dict[str, Any]:
     return entry
 
 
+def _chunker(item: Any, probe: bool) -> dict[str, Any]:
+    return {"description": item.description, "options": {k: repr(v) for k, v in item.options.items()}}
+
+
 def _alias(item: Any, probe: bool) -> dict[str, Any]:
     return {"target": str(item)}
 
 
-_DESCRIBE = {"pooling": _pooling, "templates": _template, "devices": _device, "aliases": _alias, "runtimes": _runtime}
+_DESCRIBE = {
+    "pooling": _pooling,
+    "templates": _template,
+    "devices": _device,
+    "aliases": _alias,
+    "runtimes": _runtime,
+    "chunkers": _chunker,
+}
 
 
 def _plugins_by_module(registry: PluginRegistry) -> dict[str, tuple[str, object]]:

@@ -14,6 +14,7 @@ import ssl
 
 import uvicorn
 
+from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.serve.config import ServeSettings
 from youtu_embedding.serve.http.app import build_app
 from youtu_embedding.serve.metrics import ServeMetrics
@@ -69,7 +70,14 @@ class HttpServer:
         """Bind ``http_port`` and start accepting; returns the bound port."""
         config = self._config()
         config.load()
-        self._socket = _bind(self.settings.host, self.settings.http_port)
+        try:
+            self._socket = _bind(self.settings.host, self.settings.http_port)
+        except OSError as exc:
+            raise InvalidArgumentError(
+                "http_port",
+                f"cannot listen on {self.settings.host}:{self.settings.http_port} ({exc.strerror or exc}); "
+                "choose another port, or 0 for no HTTP server",
+            ) from None
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
         await server.startup(sockets=[self._socket])
