@@ -38,6 +38,7 @@ import numpy as np
 import psutil
 import pytest
 
+from youtu_embedding.core.pytest_fixtures import require_shared_data
 from youtu_embedding.core.testing import read_jsonl
 
 DATA_DIR = Path(os.environ.get("YOUTU_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
@@ -224,8 +225,7 @@ class LoadGenerator:
 @pytest.fixture(scope="module")
 def served_texts() -> list[str]:
     """The issue's workload: 1000 STS-B en test sentences + the 240 XQuAD-en paragraphs, interleaved."""
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data not found at {DATA_DIR}")
+    require_shared_data(DATA_DIR)
     sts = read_jsonl(DATA_DIR / "eval" / "sts" / "stsb-en" / "test.jsonl")
     corpus = read_jsonl(DATA_DIR / "eval" / "retrieval" / "xquad-en" / "corpus.jsonl")
     texts = [r["sentence1"] for r in sts[:1000]] + [r["text"] for r in corpus]

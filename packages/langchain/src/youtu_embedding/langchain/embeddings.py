@@ -14,7 +14,9 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+
+from youtu_embedding.core.spec import EncoderSpec
 
 #: Environment variable giving the default model.
 MODEL_ENV = "YOUTU_EMBEDDING_MODEL"
@@ -25,8 +27,12 @@ def _default_model() -> str:
     return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
 
 
-class YoutuEmbeddings(BaseModel, Embeddings):
+class YoutuEmbeddings(EncoderSpec, Embeddings):
     """LangChain embeddings backed by the Youtu-Embedding core encoder.
+
+    The constructor takes every :class:`~youtu_embedding.core.spec.EncoderSpec` field (``model``,
+    ``device``, ``dtype``, ``attention``, ``pooling``, ``max_length``, ``batch_size``, ``runtime``,
+    ``quantization``...) plus the prompt options below.
 
     Example:
         .. code-block:: python
@@ -46,18 +52,11 @@ class YoutuEmbeddings(BaseModel, Embeddings):
 
     model: str = Field(default_factory=_default_model)
     """Model directory, Hugging Face id or alias (default: $YOUTU_EMBEDDING_MODEL, else Youtu-Embedding)."""
-    device: str = "auto"
-    dtype: str = "auto"
     instruction: str | None = None
     """Query-side instruction, rendered by ``template`` (default: the model's query prompt)."""
     task: str | None = None
     """A task name of ``template``'s table (e.g. ``T2Retrieval``); symmetric tasks prompt documents too."""
     template: str = "youtu"
-    batch_size: int = Field(default=32, gt=0)
-    max_length: int | None = Field(default=None, gt=0)
-    normalize: bool | None = None
-    encoder_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra keyword arguments of :class:`~youtu_embedding.core.Encoder` (attention, pooling...)."""
     encoder: Any = Field(default=None, exclude=True)
     """An already loaded :class:`~youtu_embedding.core.Encoder` (then ``model`` is informative only)."""
     target: str | None = None
@@ -73,18 +72,7 @@ class YoutuEmbeddings(BaseModel, Embeddings):
             if self.encoder is None and self.target is not None:
                 self.encoder = _remote_encoder(self.target, self.api_key, self.normalize)
             if self.encoder is None:
-                from youtu_embedding.core import Encoder
-
-                self.encoder = Encoder(
-                    self.model,
-                    device=self.device,
-                    dtype=self.dtype,
-                    template=self.template,
-                    batch_size=self.batch_size,
-                    max_length=self.max_length,
-                    normalize=self.normalize,
-                    **self.encoder_kwargs,
-                )
+                self.encoder = self.build()
             return self.encoder
 
     def _query_kwargs(self) -> dict[str, Any]:

@@ -21,6 +21,12 @@ from youtu_embedding.serve.token_input import token_rows
 from youtu_embedding.serve.youtu_service import EmbeddingService
 
 Item = str | list[int]
+_LONG_INPUTS = {
+    None: pb.LONG_INPUTS_DEFAULT,
+    "truncate": pb.LONG_INPUTS_TRUNCATE,
+    "error": pb.LONG_INPUTS_ERROR,
+    "chunk": pb.LONG_INPUTS_CHUNK,
+}
 
 
 @dataclass
@@ -70,8 +76,14 @@ async def embed_items(
     dimensions: int | None,
     normalize: bool | None,
     field_name: str,
+    long_inputs: str | None = None,
+    overlap: int = 0,
 ) -> Embedded:
-    """Embeddings of texts and/or token-id lists in input order (``normalize`` None: the model's setting)."""
+    """Embeddings of texts and/or token-id lists in input order (``normalize`` None: the model's setting).
+
+    ``long_inputs`` (``truncate`` / ``error`` / ``chunk``) and ``overlap``: the gRPC fields of the
+    same names, for text inputs (``chunk``: windows combined into one vector, docs/long-documents.md).
+    """
     pipeline = service.pipeline
     assert pipeline is not None  # the endpoint checked readiness
     engine = pipeline.engine
@@ -79,6 +91,12 @@ async def embed_items(
     check_items(items, field_name)
     texts = [i for i, item in enumerate(items) if isinstance(item, str)]
     ids = [i for i, item in enumerate(items) if not isinstance(item, str)]
+    if long_inputs not in _LONG_INPUTS:
+        raise InvalidArgumentError("long_inputs", f"unknown mode {long_inputs!r}", [k for k in _LONG_INPUTS if k])
+    if long_inputs == "chunk" and ids:
+        raise InvalidArgumentError("long_inputs", "'chunk' applies to text inputs, not token ids")
+    if overlap and long_inputs != "chunk":
+        raise InvalidArgumentError("overlap", "applies with long_inputs='chunk'")
     rows = np.empty((len(items), dims), dtype=np.float32)
     tokens = 0
     if texts:
@@ -92,6 +110,8 @@ async def embed_items(
             truncation_direction=pb.TRUNCATION_DIRECTION_LEFT if direction == LEFT else pb.TRUNCATION_DIRECTION_RIGHT,
             dimensions=dimensions,
             encoding=pb.ENCODING_FLOAT32_BYTES,
+            long_inputs=_LONG_INPUTS[long_inputs],
+            overlap=overlap,
         )
         try:
             response = await service.Embed(request, CONTEXT)  # type: ignore[arg-type]

@@ -5,7 +5,9 @@ Request: ``input`` (a string, a list of strings, a list of token ids or a list o
 ``user`` (ignored). Extra body fields reach the Youtu instruction handling: ``input_type``
 (``query`` / ``document``: the model's query / document prompt), ``prompt_name``,
 ``instruction`` (+ ``template``), ``task`` (an instruction of the template's task table);
-``truncate`` (default true), ``truncation_direction``, ``normalize``.
+``truncate`` (default true), ``truncation_direction``, ``normalize``; ``long_inputs``
+(``truncate`` / ``error`` / ``chunk``: an input over max_input_length embedded in windows combined
+into one vector) and ``overlap`` (tokens shared by consecutive windows).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import base64
 import time
 from typing import Literal
+
+from pydantic import Field
 
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.templates import get_template
@@ -45,6 +49,8 @@ class EmbeddingsBody(Body):
     truncate: bool = True
     truncation_direction: Literal["right", "left", "Right", "Left"] = "right"
     normalize: bool | None = None
+    long_inputs: Literal["truncate", "error", "chunk"] | None = None
+    overlap: int = Field(0, ge=0)
 
 
 def prefix_fields(body: EmbeddingsBody, prompts: dict[str, str], template: str) -> PrefixFields:
@@ -118,6 +124,8 @@ class OpenAIRoutes:
             dimensions=body.dimensions,
             normalize=body.normalize,
             field_name="input",
+            long_inputs=body.long_inputs,
+            overlap=body.overlap,
         )
         if body.encoding_format == "base64":
             vectors: list[object] = [base64.b64encode(row.astype("<f4").tobytes()).decode() for row in result.rows]
