@@ -62,7 +62,7 @@ def unavailable_reason() -> str | None:
 
 
 def _check_supported(loaded: LoadedModel) -> None:
-    check_exportable(loaded, "inductor")
+    check_exportable(loaded, "inductor", allow=("utu",))
     if loaded.dtype not in (torch.float32, torch.bfloat16):
         dtype = str(loaded.dtype).replace("torch.", "")
         raise InvalidArgumentError(
@@ -205,8 +205,11 @@ def prepare_inductor(loaded: LoadedModel, *, quantization: str | None, options: 
     parsed = parse_options(options)
     _check_supported(loaded)
     network = loaded.model.eval()
-    if quantization == "int8":  # quantised from float32 weights; a bf16 model's dtype stays for autocast
-        network = quantize_int8_per_token(copy.deepcopy(network).float())
+    if quantization == "int8":
+        # quantised from float32 weights, in place (the float weights are not kept twice); a bf16
+        # model is quantised from a float32 copy and its dtype stays for autocast
+        float_network = network if loaded.dtype == torch.float32 else copy.deepcopy(network).float()
+        network = quantize_int8_per_token(float_network)
     graph = _export(_LastHiddenState(network).eval(), loaded, parsed)
     compiled = torch.compile(graph, dynamic=True)
     compute = loaded.dtype if parsed.compute_dtype == "auto" else getattr(torch, parsed.compute_dtype)

@@ -24,6 +24,10 @@ class DeviceBackend:
         is_available: whether this machine can use the backend.
         default_dtype: the dtype that ``dtype="auto"`` picks on this backend.
         configure_threads: applies a thread count (CPU backends); may be a no-op.
+        packed_attention: ``packed_attention(dtype)``: the variable-length attention kernel for
+            packed (unpadded) `utu` batches on this backend (one of
+            ``youtu_embedding.core.modeling.utu.varlen.VARLEN_KERNELS``), or None to run padded
+            batches by default. ``Encoder(unpadded=...)`` overrides the default.
     """
 
     name: str
@@ -32,6 +36,7 @@ class DeviceBackend:
     default_dtype: Callable[[], torch.dtype]
     configure_threads: Callable[[int | None], None] = lambda n: None
     description: str = ""
+    packed_attention: Callable[[torch.dtype], str | None] = lambda dtype: None
 
     def device_string(self, index: int | None = None) -> str:
         """Torch device string, e.g. ``cuda:1``."""
@@ -62,6 +67,20 @@ def _cuda_dtype() -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float16
 
 
+def _cuda_packed_attention(dtype: torch.dtype) -> str:
+    """FlashAttention's varlen kernel where installed (fp16/bf16), else SDPA on jagged tensors (one call a batch)."""
+    import torch
+
+    from youtu_embedding.core.modeling.utu.varlen import flash_attn_available
+
+    return "flash_attn" if dtype in (torch.float16, torch.bfloat16) and flash_attn_available() else "sdpa_nested"
+
+
+def _cpu_packed_attention(dtype: torch.dtype) -> str | None:
+    """Packed batches on the CPU too: measured faster than padded ones on mixed lengths (docs/performance.md)."""
+    return "sdpa_rows"
+
+
 def _mps_available() -> bool:
     import torch
 
@@ -78,9 +97,24 @@ def _torch_dtype(name: str) -> Callable[[], torch.dtype]:
 
 
 BUILTIN_DEVICES = [
-    DeviceBackend("cuda", 100, _cuda_available, _cuda_dtype, description="NVIDIA GPU; bf16 when supported"),
+    DeviceBackend(
+        "cuda",
+        100,
+        _cuda_available,
+        _cuda_dtype,
+        description="NVIDIA GPU; bf16 when supported; unpadded utu batches (flash_attn varlen or SDPA jagged)",
+        packed_attention=_cuda_packed_attention,
+    ),
     DeviceBackend("mps", 50, _mps_available, _torch_dtype("float16"), description="Apple GPU; float16"),
-    DeviceBackend("cpu", 0, lambda: True, _torch_dtype("float32"), _cpu_threads, "CPU; float32, threads configurable"),
+    DeviceBackend(
+        "cpu",
+        0,
+        lambda: True,
+        _torch_dtype("float32"),
+        _cpu_threads,
+        "CPU; float32, threads configurable",
+        packed_attention=_cpu_packed_attention,
+    ),
 ]
 
 #: dtype option -> torch dtype name

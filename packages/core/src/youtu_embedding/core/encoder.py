@@ -16,6 +16,7 @@ from youtu_embedding.core.chunking import LONG_INPUTS, ChunkedDocument
 from youtu_embedding.core.errors import InputTooLongError, InvalidArgumentError
 from youtu_embedding.core.fastpaths import describe_fast_paths
 from youtu_embedding.core.loading import LoadedModel, load_model
+from youtu_embedding.core.modeling.utu.varlen import pack_rows, unpack_states
 from youtu_embedding.core.pooling import PoolingStrategy, get_pooling
 from youtu_embedding.core.prompts import (
     PREFIX_MASK_METHODS,
@@ -119,6 +120,9 @@ class Encoder:
             ``"onnxruntime"`` (``youtu-embed plugins`` lists them).
         runtime_options: options of the runtime (e.g. ``{"cache_dir": ..., "num_threads": 2}``
             for ``onnxruntime``); the torch runtime takes none.
+        unpadded: `utu` with the torch runtime: run each batch packed, the rows' tokens in one
+            sequence with per-row attention boundaries, so no padding is computed (None: the
+            device backend's default; see ``info()["fast_paths"]["attention"]``).
     """
 
     def __init__(
@@ -147,6 +151,7 @@ class Encoder:
         quantization: str | None = None,
         runtime: str = DEFAULT_RUNTIME,
         runtime_options: dict[str, Any] | None = None,
+        unpadded: bool | None = None,
     ) -> None:
         _positive("batch_size", batch_size)
         self.runtime = get_runtime(runtime, quantization)
@@ -173,6 +178,7 @@ class Encoder:
         self._requested_dtype = dtype
         self._runner = prepare_runtime(self.runtime, self.loaded, quantization, runtime_options)
         self._runtime_reason = "requested" if runtime != DEFAULT_RUNTIME else "default"
+        self._packed_kernel, self._packed_reason = self._choose_packing(unpadded)
         layout = self.loaded.layout
         self.pooling_name = pooling or layout.pooling
         self._pooling: PoolingStrategy = get_pooling(self.pooling_name)
@@ -246,9 +252,31 @@ class Encoder:
             "fast_paths": self._fast_paths(),
         }
 
+    def _choose_packing(self, unpadded: bool | None) -> tuple[str | None, str]:
+        """The varlen kernel for packed batches (None: padded batches) and why."""
+        if unpadded is not None and not isinstance(unpadded, bool):
+            raise InvalidArgumentError("unpadded", f"must be True, False or None, got {unpadded!r}")
+        supported = self.loaded.is_utu and self.runtime.name == DEFAULT_RUNTIME
+        if unpadded and not supported:
+            raise InvalidArgumentError(
+                "unpadded", "packed (unpadded) batches need a utu model and the torch runtime", [False, None]
+            )
+        if not supported or unpadded is False:
+            return None, "requested" if unpadded is False else "padded batches (packing: utu, torch runtime only)"
+        kernel = self.loaded.backend.packed_attention(self.loaded.dtype)
+        if unpadded:
+            return kernel or "sdpa_rows", "requested"
+        return kernel, f"default of the {self.loaded.backend.name} backend"
+
     def _fast_paths(self) -> dict[str, Any]:
         paths = describe_fast_paths(
-            self.loaded.model, self.device, self.loaded.dtype, self.quantization, self._requested_dtype
+            self.loaded.model,
+            self.device,
+            self.loaded.dtype,
+            self.quantization,
+            self._requested_dtype,
+            packed_kernel=self._packed_kernel,
+            packed_reason=self._packed_reason,
         )
         if self.runtime.name != DEFAULT_RUNTIME:  # the torch-side description does not apply
             paths.update(compute=f"{self.runtime.name} runtime (see runtime_details)", attention=None, hint=None)
@@ -439,8 +467,14 @@ class Encoder:
     def token_states(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Run token-id rows as one right-padded batch: ``(last hidden states (B, T, D), attention mask (B, T))``.
 
-        Both tensors are on the encoder's device; padded positions have mask 0.
+        Both tensors are on the encoder's device; padded positions have mask 0. With packed
+        (unpadded) batches the network sees the rows as one sequence and the states are put back
+        into that padded layout.
         """
+        if self._packed_kernel is not None:
+            ids, packed = pack_rows(rows, self.device, self._packed_kernel)
+            states = self._runner(input_ids=ids, packed=packed, return_dict=True).last_hidden_state
+            return unpack_states(states, packed.lengths)
         longest = max(len(r) for r in rows)
         pad = int(self.tokenizer.pad_token_id)
         input_ids = torch.full((len(rows), longest), pad, dtype=torch.long)

@@ -37,7 +37,7 @@ class EmbeddingsBody(Body):
 
     input: str | list[str] | list[int] | list[list[int]]
     model: str | None = None
-    encoding_format: Literal["float", "base64"] = "float"
+    encoding_format: Literal["float", "base64"] | None = "float"  # null: float
     dimensions: int | None = None
     user: str | None = None
     # extensions: Youtu instruction handling and the gRPC API's options
