@@ -5,7 +5,8 @@
 # Usage: benchmarks/openvino/run.sh [OUT_DIR]   (default: benchmarks/results/cpu-peers/, git-ignored). Needs the project's own venv
 # active (with the youtu-embedding-openvino plugin installed) and ../shared/data.
 # Environment: YOUTU_BENCH_OPENVINO_VENV (peer venv, default /work/venvs/st-openvino),
-# YOUTU_BENCH_CPU_ROUNDS (timed rounds per path, default 1).
+# YOUTU_BENCH_CPU_ROUNDS (timed rounds per path, default 1), YOUTU_BENCH_CPU_TEXTS (default 1500) and
+# YOUTU_BENCH_CPU_STSB_PAIRS (default all) for a quicker run.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
