@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from youtu_embedding.core.pytest_fixtures import require_shared_data
 from youtu_embedding.core.testing import pair_spearman, read_jsonl, read_stsb_pairs
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -18,8 +19,7 @@ DATA_DIR = Path(os.environ.get("YOUTU_SHARED_DATA", Path(__file__).resolve().par
 @pytest.fixture(scope="session")
 def mixed_texts() -> list[str]:
     """Short STS-B sentences, XQuAD paragraphs and questions: 512 texts of mixed lengths."""
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data not found at {DATA_DIR}")
+    require_shared_data(DATA_DIR)
     sts = read_jsonl(DATA_DIR / "eval" / "sts" / "stsb-en" / "test.jsonl")
     corpus = read_jsonl(DATA_DIR / "eval" / "retrieval" / "xquad-en" / "corpus.jsonl")
     queries = read_jsonl(DATA_DIR / "eval" / "retrieval" / "xquad-en" / "queries.jsonl")
@@ -31,7 +31,6 @@ def mixed_texts() -> list[str]:
 @pytest.fixture(scope="session")
 def stsb_spearman() -> Callable[[Any], float]:
     """``stsb_spearman(encoder)``: STS-B en test Spearman x 100 (pair cosines against the gold scores)."""
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data not found at {DATA_DIR}")
+    require_shared_data(DATA_DIR)
     texts, gold = read_stsb_pairs(DATA_DIR)
     return lambda encoder: pair_spearman(encoder.encode(texts), gold)

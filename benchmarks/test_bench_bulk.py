@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from youtu_embedding.core import Encoder
-from youtu_embedding.core.pytest_fixtures import shared_data_dir
+from youtu_embedding.core.pytest_fixtures import require_shared_data, shared_data_dir
 from youtu_embedding.core.testing import read_jsonl
 
 #: 100,000 texts by default in 100 partitions; YOUTU_BENCH_BULK_TEXTS=N (a multiple of 100) for another size.
@@ -39,8 +39,7 @@ DATA_DIR = shared_data_dir(Path(__file__).resolve().parent)
 
 @pytest.fixture(scope="module")
 def bulk_texts() -> list[str]:
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data not found at {DATA_DIR}")
+    require_shared_data(DATA_DIR)
     texts = []
     for name in ("sts/stsb-en", "sts/sick", "sts/afqmc", "sts/stsb-zh", "ir/simclue-rank"):
         for row in read_jsonl(DATA_DIR / "train" / f"{name}.jsonl"):

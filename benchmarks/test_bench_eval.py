@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from youtu_embedding.core.pytest_fixtures import require_shared_data
+
 DATA_DIR = Path(os.environ.get("YOUTU_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
@@ -27,8 +29,7 @@ def _run(minilm, cache_path: Path | None) -> float:
     from youtu_embedding.eval.local_tasks import load_local_task
     from youtu_embedding.eval.mteb_model import YoutuMtebEncoder
 
-    if not DATA_DIR.is_dir():
-        pytest.skip(f"shared data not found at {DATA_DIR}")
+    require_shared_data(DATA_DIR)
     task = load_local_task(DATA_DIR / "eval" / "sts" / "sick").task
     cache = EmbeddingCache(cache_path, model_fingerprint(minilm)) if cache_path else None
     model = YoutuMtebEncoder(minilm, InstructionPolicy("none"), cache=cache, show_progress=False)

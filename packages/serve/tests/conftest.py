@@ -48,3 +48,32 @@ def mixed_texts(data_dir: Path) -> list[str]:
     queries = read_jsonl(data_dir / "eval" / "retrieval" / "xquad-en" / "queries.jsonl")
     texts = [r["sentence1"] for r in sts[:256]] + [r["text"] for r in corpus[:128]] + [r["text"] for r in queries[:128]]
     return [texts[i] for i in sorted(range(len(texts)), key=lambda i: (i * 7919) % len(texts))]
+
+
+HTTP_API_KEY = "http-test-key"
+
+
+@pytest.fixture(scope="session")
+def http_api_key() -> str:
+    """The API key of ``keyed_server``."""
+    return HTTP_API_KEY
+
+
+@pytest.fixture(scope="session")
+def keyed_server(minilm_path: Path, server_logs: Path) -> Iterator[ServerProcess]:
+    """all-MiniLM-L6-v2 with an API key, for the HTTP tests (limits as ``minilm_server``)."""
+    server = ServerProcess(
+        "all-MiniLM-L6-v2",
+        server_logs,
+        "--max-client-batch-size",
+        "64",
+        "--served-model-name",
+        "minilm",
+        env={"YOUTU_SERVE_API_KEY": HTTP_API_KEY},
+    )
+    try:
+        server.wait_serving()
+        yield server
+    finally:
+        code = server.terminate()
+        assert code == 0, server.log()[-2000:]

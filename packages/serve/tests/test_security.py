@@ -147,3 +147,22 @@ def test_mutual_tls(secure_server, pki: dict[str, Path]) -> None:
         with pytest.raises(grpc.RpcError) as info:
             pb_grpc.EmbeddingServiceStub(plain).Info(pb.InfoRequest(), timeout=10)
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_http_uses_the_same_tls_and_api_key(secure_server, pki: dict[str, Path]) -> None:
+    import ssl
+
+    import httpx
+
+    server, _ = secure_server
+    url = f"https://127.0.0.1:{server.http_port}"
+    context = ssl.create_default_context(cafile=str(pki["ca"]))
+    context.load_cert_chain(str(pki["client_cert"]), str(pki["client_key"]))
+    with httpx.Client(base_url=url, verify=context, timeout=30) as client:
+        assert client.get("/health").status_code == 200  # open, as gRPC health
+        assert client.post("/embed", json={"inputs": "x"}).status_code == 401
+        ok = client.post("/embed", json={"inputs": "x"}, headers={"Authorization": f"Bearer {API_KEY}"})
+        assert ok.status_code == 200 and len(ok.json()) == 1
+    stranger = ssl.create_default_context(cafile=str(pki["ca"]))  # no client certificate
+    with httpx.Client(base_url=url, verify=stranger, timeout=30) as client, pytest.raises(httpx.TransportError):
+        client.get("/health")

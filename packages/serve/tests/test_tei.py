@@ -56,7 +56,7 @@ def test_info(tei, channel) -> None:
     assert info.model_dtype == "float32"
     assert info.max_input_length == 256 and info.max_batch_tokens == 16384
     assert info.HasField("max_batch_requests") and info.max_client_batch_size == 64
-    assert info.max_concurrent_requests == 512 and info.tokenization_workers == 1 and info.version
+    assert info.max_concurrent_requests == 512 and info.tokenization_workers == 2 and info.version
 
 
 def test_embed_semantics(tei, channel, encoder: Encoder) -> None:

@@ -27,8 +27,8 @@ from youtu_embedding.train.memory import (
     resolve_shape,
     texts_per_step,
 )
-from youtu_embedding.train.memory_commands import register_commands
 from youtu_embedding.train.model import load_backbone
+from youtu_embedding.train.plugin import register_commands
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SHAPES = {"small": {"hidden_size": 64, "intermediate_size": 128}, "wide": {"hidden_size": 96, "intermediate_size": 160}}

@@ -114,7 +114,7 @@ def test_cli_bad_runtime_option_is_an_error_line(run, minilm_path: Path) -> None
 
 
 def test_plugins_lists_the_runtime(run) -> None:
-    result = run("plugins", "--json")
+    result = run("plugins", "--json", "--check")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
     plugin = next(p for p in report["plugins"] if p["name"] == "onnxruntime")

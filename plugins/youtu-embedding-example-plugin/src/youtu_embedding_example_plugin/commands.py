@@ -1,4 +1,8 @@
-"""The ``youtu-embed count-tokens`` command."""
+"""The ``youtu-embed count-tokens`` command (imported only when it runs: see ``plugin.py``).
+
+``@encoder_options()`` gives it the same model options as every core command (``--model``,
+``--device``, ``--dtype``, ``--max-length``, ``--runtime``...), generated from ``EncoderSpec``.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,19 @@ from typing import Annotated
 
 import typer
 
-from youtu_embedding.core.cli.options import DeviceOption, JsonOption, ModelOption, load_encoder
+from youtu_embedding.core.cli.options import JsonOption, encoder_options
+from youtu_embedding.core.spec import EncoderSpec
 
 
+@encoder_options()
 def count_tokens(
-    model: ModelOption,
+    spec: EncoderSpec,
     texts: Annotated[list[str], typer.Argument(help="Texts to count.", show_default=False)],
     prompt: Annotated[str, typer.Option("--prompt", help="A literal prefix counted with each text.")] = "",
     as_json: JsonOption = False,
-    device: DeviceOption = "cpu",
 ) -> None:
     """Count the tokens of each text as the model's tokenizer sees it (special tokens included)."""
-    encoder = load_encoder(model, device=device)
+    encoder = spec.build()
     ids = encoder.tokenizer([prompt + t for t in texts], add_special_tokens=True, verbose=False)["input_ids"]
     rows = [
         {"text": text, "tokens": len(row), "fits": len(row) <= encoder.max_length}

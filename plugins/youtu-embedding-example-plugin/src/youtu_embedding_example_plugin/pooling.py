@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from youtu_embedding.core.pooling import PoolingStrategy
+
+if TYPE_CHECKING:  # tensors arrive from the core; importing this module (the CLI does) stays cheap
+    import torch
 
 
 def mean_sqrt_len_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -16,7 +19,7 @@ def mean_sqrt_len_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> to
     m = mask.unsqueeze(-1).to(token_embeddings.dtype)
     summed = (token_embeddings * m).sum(dim=1)
     counts = m.sum(dim=1).clamp(min=1e-9)
-    return summed / torch.sqrt(counts)
+    return summed / counts.sqrt()
 
 
 MEAN_SQRT_LEN = PoolingStrategy(

@@ -18,8 +18,6 @@ class InductorOptions:
     Attributes:
         warmup: compile while the encoder is built (default True), so that the first ``encode``
             is not the one paying for compilation.
-        reduce_range: 7-bit int8 activations (default False; only for CPUs without VNNI, where u8s8
-            dot products can saturate).
         max_batch: the largest batch the compiled graph accepts (default 65536; the encoder's
             batches are far smaller).
         compute_dtype: ``auto`` (the model's dtype), ``float32`` or ``bfloat16``: the dtype of the
@@ -29,7 +27,6 @@ class InductorOptions:
     """
 
     warmup: bool = True
-    reduce_range: bool = False
     max_batch: int = 65536
     compute_dtype: str = "auto"
 
@@ -45,7 +42,6 @@ def parse_options(options: dict[str, Any] | None) -> InductorOptions:
         )
     return InductorOptions(
         warmup=option_bool("warmup", options.get("warmup", True)),
-        reduce_range=option_bool("reduce_range", options.get("reduce_range", False)),
         max_batch=option_int("max_batch", options.get("max_batch", 65536), 2),
         compute_dtype=compute_dtype,
     )

@@ -1,5 +1,6 @@
-"""The ``inductor`` runtime: the network captured by ``torch.export``, optionally PT2E-quantised to
-dynamic int8, and compiled by ``torch.compile`` (Inductor C++ kernels, oneDNN int8/bf16 GEMMs)."""
+"""The ``inductor`` runtime: the network optionally quantised to dynamic int8 (torchao, per-token
+activations), captured by ``torch.export`` and compiled by ``torch.compile`` (Inductor C++ kernels,
+oneDNN int8/bf16 GEMMs)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from transformers.modeling_outputs import BaseModelOutput
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.runtimes import Runtime, check_exportable
 from youtu_embedding_inductor.options import InductorOptions, parse_options
+from youtu_embedding_inductor.plugin import DESCRIPTION, QUANTIZATIONS
 
 if TYPE_CHECKING:
     from youtu_embedding.core.loading import LoadedModel
 
-QUANTIZATIONS = ("int8",)
 #: Inductor settings while it compiles: freezing folds the (quantised) weights into constants, which
 #: lets it pre-pack them for oneDNN and fuse quantise -> int8 GEMM -> dequantise. They are applied
 #: around every call (a recompilation for a new shape class must see them too), not process-wide.
@@ -50,7 +51,7 @@ def cpp_compiler() -> str | None:
 
 
 def unavailable_reason() -> str | None:
-    """None when torch.compile's CPU backend and torchao's PT2E quantiser can be used here."""
+    """None when torch.compile's CPU backend and torchao's int8 quantisation can be used here."""
     try:
         import torchao  # noqa: F401  (its import-time warnings are quietened by the core)
     except ImportError as exc:
@@ -61,7 +62,7 @@ def unavailable_reason() -> str | None:
 
 
 def _check_supported(loaded: LoadedModel) -> None:
-    check_exportable(loaded, "inductor")
+    check_exportable(loaded, "inductor", allow=("utu",))
     if loaded.dtype not in (torch.float32, torch.bfloat16):
         dtype = str(loaded.dtype).replace("torch.", "")
         raise InvalidArgumentError(
@@ -101,21 +102,21 @@ def _export(module: torch.nn.Module, loaded: LoadedModel, options: InductorOptio
     return graph  # type: ignore[return-value]
 
 
-def _quantize_int8(graph: torch.fx.GraphModule, options: InductorOptions) -> torch.fx.GraphModule:
-    """PT2E dynamic int8: per-channel int8 weights, activations quantised at run time, on every linear layer."""
-    import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as xiq
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+def quantize_int8_per_token(network: torch.nn.Module) -> torch.nn.Module:
+    """int8 weights per output channel, activations quantised per token at run time (in place).
 
-    quantizer = xiq.X86InductorQuantizer()
-    quantizer.set_global(
-        xiq.get_default_x86_inductor_quantization_config(is_dynamic=True, reduce_range=options.reduce_range)
-    )
-    with torch.inference_mode(False), torch.no_grad():
-        prepared = prepare_pt2e(graph, quantizer)  # type: ignore[arg-type]
-        # dynamic activations need no calibration; one pass lets the observers see their tensors
-        ids = torch.ones(2, 4, dtype=torch.long)
-        prepared(ids, torch.ones_like(ids))
-        return convert_pt2e(prepared)  # type: ignore[no-any-return]
+    torchao's ``Int8DynamicActivationInt8WeightConfig`` on every linear layer: symmetric int8
+    weights with one scale per output channel, and each token's activation row quantised with
+    its own scale, so a text's vector never depends on the other rows of its batch (a per-batch
+    scale would let one long outlier-rich row change every other row's rounding). Inductor lowers
+    the int8 ``_int_mm`` and its scales to oneDNN int8 GEMMs (VNNI / AMX).
+    """
+    from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
+
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_(network, Int8DynamicActivationInt8WeightConfig())
+    return network
 
 
 class InductorModel:
@@ -183,8 +184,8 @@ class InductorModel:
         import torchao
 
         quantization = (
-            "int8 dynamic (torchao PT2E X86InductorQuantizer: per-channel int8 weights, activations "
-            f"quantised per batch, reduce_range={self.options.reduce_range})"
+            "int8 dynamic (torchao Int8DynamicActivationInt8WeightConfig: per-channel int8 weights, "
+            "activations quantised per token, independent of batch-mates)"
             if self.quantization == "int8"
             else "none"
         )
@@ -204,11 +205,12 @@ def prepare_inductor(loaded: LoadedModel, *, quantization: str | None, options: 
     parsed = parse_options(options)
     _check_supported(loaded)
     network = loaded.model.eval()
-    if quantization == "int8" and loaded.dtype != torch.float32:
-        network = copy.deepcopy(network).float()  # quantisation reads float32 weights; bf16 stays for autocast
-    graph = _export(_LastHiddenState(network).eval(), loaded, parsed)
     if quantization == "int8":
-        graph = _quantize_int8(graph, parsed)
+        # quantised from float32 weights, in place (the float weights are not kept twice); a bf16
+        # model is quantised from a float32 copy and its dtype stays for autocast
+        float_network = network if loaded.dtype == torch.float32 else copy.deepcopy(network).float()
+        network = quantize_int8_per_token(float_network)
+    graph = _export(_LastHiddenState(network).eval(), loaded, parsed)
     compiled = torch.compile(graph, dynamic=True)
     compute = loaded.dtype if parsed.compute_dtype == "auto" else getattr(torch, parsed.compute_dtype)
     model = InductorModel(compiled, quantization=quantization, dtype=compute, options=parsed)
@@ -219,7 +221,7 @@ def prepare_inductor(loaded: LoadedModel, *, quantization: str | None, options: 
 
 INDUCTOR = Runtime(
     "inductor",
-    "torch.compile (Inductor) on the CPU: compiled float32/bf16 graph; int8: torchao PT2E dynamic quantisation",
+    DESCRIPTION,
     prepare_inductor,
     quantizations=QUANTIZATIONS,
     unavailable_reason=unavailable_reason,

@@ -12,13 +12,13 @@ from transformers.modeling_outputs import BaseModelOutput
 from youtu_embedding.core.runtimes import Runtime
 from youtu_embedding_onnxruntime.export import INPUT_NAMES, OUTPUT_NAME, export_fp32, quantize_int8
 from youtu_embedding_onnxruntime.options import OrtOptions, parse_options
+from youtu_embedding_onnxruntime.plugin import DESCRIPTION, QUANTIZATIONS
 
 if TYPE_CHECKING:
     import onnxruntime as ort
 
     from youtu_embedding.core.loading import LoadedModel
 
-QUANTIZATIONS = ("int8",)
 _LEVELS = {
     "disable": "ORT_DISABLE_ALL",
     "basic": "ORT_ENABLE_BASIC",
@@ -110,7 +110,7 @@ def unavailable_reason() -> str | None:
 
 ONNXRUNTIME = Runtime(
     "onnxruntime",
-    "ONNX Runtime on the CPU: exported float32 graph with fused kernels; int8: ORT dynamic quantisation",
+    DESCRIPTION,
     prepare_onnxruntime,
     quantizations=QUANTIZATIONS,
     unavailable_reason=unavailable_reason,

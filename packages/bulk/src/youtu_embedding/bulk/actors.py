@@ -35,6 +35,7 @@ class PartitionEmbedder:
         skip_empty: bool,
         embedding_format: str,
         metadata: dict[str, str],
+        chunk_kwargs: dict[str, Any] | None = None,
     ) -> None:
         from transformers.utils import logging as transformers_logging
 
@@ -46,6 +47,7 @@ class PartitionEmbedder:
         self.encode_kwargs = encode_kwargs
         self.text_column, self.id_column, self.skip_empty = text_column, id_column, skip_empty
         self.embedding_format, self.metadata = embedding_format, metadata
+        self.chunk_kwargs = chunk_kwargs  # set: one output row per chunk (Encoder.encode_chunks)
 
     def embed_partition(self, partition: Partition) -> dict[str, Any]:
         """Read, embed and write one partition; returns its result row."""
@@ -53,19 +55,24 @@ class PartitionEmbedder:
         rows = read_partition(
             partition, text_column=self.text_column, id_column=self.id_column, skip_empty=self.skip_empty
         )
-        embeddings = self.encoder.encode(rows.texts, show_progress=False, **self.encode_kwargs)
-        if embeddings.ndim != 2 or embeddings.shape[0] != len(rows.texts):
-            raise RuntimeError(f"encoder returned shape {embeddings.shape} for {len(rows.texts)} texts")
+        ids, texts, chunks = rows.ids, rows.texts, None
+        if self.chunk_kwargs is not None:
+            ids, texts, embeddings, chunks = self._chunk_rows(rows.ids, rows.texts)
+        else:
+            embeddings = self.encoder.encode(rows.texts, show_progress=False, **self.encode_kwargs)
+        if embeddings.ndim != 2 or embeddings.shape[0] != len(texts):
+            raise RuntimeError(f"encoder returned shape {embeddings.shape} for {len(texts)} texts")
         seconds = time.perf_counter() - start
         write_partition(
             self.output_dir,
             partition.name,
-            rows.ids,
-            rows.texts,
+            ids,
+            texts,
             embeddings,
             embedding_format=self.embedding_format,
             metadata=self.metadata,
             seconds=seconds,
+            chunks=chunks,
         )
         return {
             "index": partition.index,
@@ -74,6 +81,22 @@ class PartitionEmbedder:
             "seconds": seconds,
             "error": "",
         }
+
+    def _chunk_rows(self, ids: list[str], texts: list[str]) -> tuple[list[str], list[str], Any, dict[str, list[int]]]:
+        """One row per chunk: document id, chunk text, embedding, and chunk index / span columns."""
+        import numpy as np
+
+        docs = self.encoder.encode_chunks(texts, show_progress=False, **self.encode_kwargs, **(self.chunk_kwargs or {}))
+        out_ids = [doc_id for doc_id, doc in zip(ids, docs, strict=True) for _ in doc.spans]
+        out_texts = [t for doc in docs for t in doc.texts]
+        columns = {
+            "chunk": [k for doc in docs for k in range(len(doc))],
+            "start": [a for doc in docs for a, _ in doc.spans],
+            "end": [b for doc in docs for _, b in doc.spans],
+        }
+        dim = self.encode_kwargs.get("truncate_dim") or self.encoder.dimension
+        embeddings = np.concatenate([doc.embeddings for doc in docs]) if docs else np.empty((0, dim), np.float32)
+        return out_ids, out_texts, embeddings, columns
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         """Process a batch of partition descriptors (column ``partition``: JSON strings)."""

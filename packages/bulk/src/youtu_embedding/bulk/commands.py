@@ -1,41 +1,32 @@
-"""The ``youtu-embed batch`` command, registered through the ``register_commands`` plugin hook."""
+"""The ``youtu-embed batch`` command (registered by name by :mod:`youtu_embedding.bulk.plugin`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from youtu_embedding.core.cli.options import (
-    AllowPickleOption,
-    AttentionOption,
-    BatchSizeOption,
-    DeviceOption,
-    DType,
-    DTypeOption,
+    ChunkerOption,
+    ChunkerOptionsOption,
     InstructionOption,
-    MaxLengthOption,
-    ModelOption,
-    PoolingOption,
+    LongInputsOption,
+    NaiveOption,
+    OverlapOption,
     PromptNameOption,
-    QuantizationOption,
-    RuntimeOption,
-    RuntimeOptionsOption,
     TaskOption,
     TemplateOption,
-    TrustRemoteCodeOption,
-    parse_runtime_options,
+    encoder_options,
+    parse_chunker_options,
     stderr_line,
 )
-from youtu_embedding.core.hookspecs import hookimpl
-
-if TYPE_CHECKING:
-    from youtu_embedding.core.cli.options import Attention
+from youtu_embedding.core.spec import EncoderSpec
 
 
+@encoder_options()
 def batch(
-    model: ModelOption,
+    spec: EncoderSpec,
     input_spec: Annotated[
         str,
         typer.Option("--input", "-i", help="A .parquet/.jsonl file, a folder of them, or a glob.", show_default=False),
@@ -76,25 +67,15 @@ def batch(
     instruction: InstructionOption = None,
     task: TaskOption = None,
     template: TemplateOption = None,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    batch_size: BatchSizeOption = None,
-    max_batch_tokens: Annotated[
-        int | None, typer.Option("--max-batch-tokens", min=1, help="Padded tokens per batch (default 16384).")
-    ] = None,
-    max_length: MaxLengthOption = None,
-    pooling: PoolingOption = None,
     truncate_dim: Annotated[int | None, typer.Option("--truncate-dim", help="Keep the first N dimensions.")] = None,
-    no_normalize: Annotated[bool, typer.Option("--no-normalize", help="Do not L2-normalise the embeddings.")] = False,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
-    runtime: RuntimeOption = "torch",
-    runtime_option: RuntimeOptionsOption = None,
-    quantization: QuantizationOption = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier job with other settings in --output.")
     ] = False,
+    long_inputs: LongInputsOption = None,
+    overlap: OverlapOption = 0,
+    chunker: ChunkerOption = None,
+    chunker_option: ChunkerOptionsOption = None,
+    naive: NaiveOption = False,
 ) -> None:
     """Embed a partitioned Parquet/JSONL corpus into partitioned Parquet with Ray Data (resumable).
 
@@ -103,34 +84,25 @@ def batch(
     """
     from youtu_embedding.bulk.runner import embed_to_parquet
 
-    attention_value: Attention | None = attention
     result = embed_to_parquet(
         input_spec,
         output,
-        model,
+        spec,
         text_column=text_column,
         id_column=None if generate_ids else id_column,
         skip_empty=skip_empty,
         rows_per_partition=rows_per_partition,
         embedding_format=embedding_format,
-        device=device,
-        dtype=dtype.value,
-        attention=attention_value.value if attention_value is not None else None,
-        pooling=pooling,
-        max_length=max_length,
-        batch_size=batch_size,
-        max_batch_tokens=max_batch_tokens,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-        runtime=runtime,
-        runtime_options=parse_runtime_options(runtime_option),
-        quantization=quantization,
         prompt_name=prompt_name,
         instruction=instruction,
         task=task,
         template=template,
-        normalize=False if no_normalize else None,
         truncate_dim=truncate_dim,
+        long_inputs=long_inputs.value if long_inputs is not None else None,
+        overlap=overlap,
+        chunker=chunker,
+        chunker_options=parse_chunker_options(chunker_option),
+        late=not naive,
         ray_address=ray_address,
         num_cpus=num_cpus,
         num_actors=num_actors,
@@ -145,9 +117,3 @@ def batch(
         f"{len(result.already_done)} already done; {len(result.partitions)} in '{result.output_dir}'"
         + (f"; {result.skipped_empty} empty texts skipped" if result.skipped_empty else "")
     )
-
-
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    """Add ``youtu-embed batch``."""
-    app.command("batch")(batch)

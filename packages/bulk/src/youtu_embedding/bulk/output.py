@@ -33,14 +33,26 @@ FORMAT_VERSION = 1
 EMBEDDING_FORMATS = ("list", "binary")
 
 
-def embedding_schema(dim: int, embedding_format: str, metadata: dict[str, str] | None = None) -> Any:
-    """Arrow schema of an output file: id string, text string, embedding fixed-size list<float32> or binary."""
+#: Extra int32 columns of a chunked job (one row per chunk): chunk index in its document, character span.
+CHUNK_COLUMNS = ("chunk", "start", "end")
+
+
+def embedding_schema(
+    dim: int, embedding_format: str, metadata: dict[str, str] | None = None, *, chunked: bool = False
+) -> Any:
+    """Arrow schema of an output file: id string, text string, embedding fixed-size list<float32> or binary.
+
+    ``chunked``: one row per chunk; ``id`` is the document's, ``text`` the chunk's, plus int32
+    ``chunk``, ``start`` and ``end`` (the chunk's character span in the document) before ``embedding``.
+    """
     import pyarrow as pa
 
     if embedding_format not in EMBEDDING_FORMATS:
         raise InvalidArgumentError("embedding_format", f"unknown format '{embedding_format}'", EMBEDDING_FORMATS)
     column = pa.list_(pa.float32(), dim) if embedding_format == "list" else pa.binary(4 * dim)
     fields = [pa.field("id", pa.string(), nullable=False), pa.field("text", pa.string(), nullable=False)]
+    if chunked:
+        fields += [pa.field(name, pa.int32(), nullable=False) for name in CHUNK_COLUMNS]
     fields.append(pa.field("embedding", column, nullable=False))
     return pa.schema(fields, metadata={f"youtu_embedding.{k}": v for k, v in (metadata or {}).items()})
 
@@ -88,16 +100,22 @@ def write_partition(
     embedding_format: str,
     metadata: dict[str, str] | None = None,
     seconds: float = 0.0,
+    chunks: dict[str, Sequence[int]] | None = None,
 ) -> dict[str, Any]:
-    """Write one partition atomically (temporary file, rename), then its marker; returns the marker."""
+    """Write one partition atomically (temporary file, rename), then its marker; returns the marker.
+
+    ``chunks``: the :data:`CHUNK_COLUMNS` values of a chunked job's rows.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = embedding_schema(embeddings.shape[1], embedding_format, metadata)
+    schema = embedding_schema(embeddings.shape[1], embedding_format, metadata, chunked=chunks is not None)
+    extra = [pa.array(chunks[name], type=pa.int32()) for name in CHUNK_COLUMNS] if chunks is not None else []
     table = pa.Table.from_arrays(
         [
             pa.array(ids, type=pa.string()),
             pa.array(texts, type=pa.string()),
+            *extra,
             embedding_column(embeddings, embedding_format),
         ],
         schema=schema,

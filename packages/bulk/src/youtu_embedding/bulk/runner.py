@@ -22,6 +22,7 @@ from youtu_embedding.bulk.actors import PartitionEmbedder
 from youtu_embedding.bulk.output import EMBEDDING_FORMATS, FORMAT_VERSION, clean_unfinished, prepare_output, read_marker
 from youtu_embedding.bulk.partitions import DEFAULT_ROWS_PER_PARTITION, Partition, plan_partitions
 from youtu_embedding.core.errors import InvalidArgumentError, YoutuEmbeddingError
+from youtu_embedding.core.spec import EncoderSpec
 
 
 class BulkJobError(YoutuEmbeddingError):
@@ -208,57 +209,77 @@ def _start_ray(ray_address: str | None, num_cpus: int | None) -> bool:
     return True
 
 
+def _chunk_settings(
+    long_inputs: str | None, overlap: int, chunker: str | None, options: dict[str, Any] | None, late: bool
+) -> dict[str, Any] | None:
+    """Check the long-input options on the driver (before Ray starts); the ``encode_chunks`` options or None."""
+    from youtu_embedding.core.chunking import LONG_INPUTS
+    from youtu_embedding.core.late_chunking import resolve_chunker
+
+    if long_inputs is not None and long_inputs not in LONG_INPUTS:
+        raise InvalidArgumentError("long_inputs", f"unknown mode {long_inputs!r}", LONG_INPUTS)
+    if not isinstance(overlap, int) or overlap < 0:
+        raise InvalidArgumentError("overlap", f"must be a non-negative integer, got {overlap!r}")
+    if chunker is None:
+        if options or not late:
+            raise InvalidArgumentError("chunker", "chunker_options and late=False need a chunker")
+        return None
+    if long_inputs is not None:
+        raise InvalidArgumentError("long_inputs", "a chunked job windows whole texts itself; leave long_inputs unset")
+    _, checked = resolve_chunker(chunker, options)
+    return {"chunker": chunker, "chunker_options": checked, "late": late}
+
+
 def embed_to_parquet(
     input: str | os.PathLike[str],
     output: str | os.PathLike[str],
-    model: str,
+    model: str | EncoderSpec,
     *,
     text_column: str = "text",
     id_column: str | None = "id",
     skip_empty: bool = False,
     rows_per_partition: int = DEFAULT_ROWS_PER_PARTITION,
     embedding_format: str = "list",
-    device: str = "auto",
-    dtype: str = "auto",
-    attention: str | None = None,
-    pooling: str | None = None,
-    max_length: int | None = None,
-    batch_size: int | None = None,
-    max_batch_tokens: int | None = None,
-    trust_remote_code: bool = False,
-    allow_pickle: bool = False,
-    runtime: str = "torch",
-    runtime_options: dict[str, Any] | None = None,
-    quantization: str | None = None,
     prompt_name: str | None = None,
     instruction: str | None = None,
     task: str | None = None,
     template: str | None = None,
     normalize: bool | None = None,
     truncate_dim: int | None = None,
+    long_inputs: str | None = None,
+    overlap: int = 0,
+    chunker: str | None = None,
+    chunker_options: dict[str, Any] | None = None,
+    late: bool = True,
     ray_address: str | None = None,
     num_cpus: int | None = None,
     num_actors: int | None = None,
     threads_per_actor: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    **encoder_options: Any,
 ) -> BulkResult:
     """Embed the texts of a partitioned Parquet/JSONL input into a partitioned Parquet output with Ray Data.
 
     Args:
         input: a ``.parquet``/``.jsonl`` file, a folder of them (recursive) or a glob pattern.
         output: the output folder (``part-NNNNN.parquet`` files with columns id, text, embedding).
-        model: model directory, Hugging Face id or alias, loaded by every actor.
+        model: model directory, Hugging Face id or alias, or an
+            :class:`~youtu_embedding.core.spec.EncoderSpec`: what every actor loads.
         text_column / id_column: input columns (JSON fields); ``id_column=None`` generates ids
             ``"{relative path}:{row}"``. Ids are written as strings.
         skip_empty: drop empty texts instead of failing on them.
         rows_per_partition: rows per partition (Parquet partitions are whole row groups).
         embedding_format: ``list`` (fixed-size list<float32>) or ``binary`` (fixed-size binary of
             little-endian float32).
-        device, dtype, attention, pooling, max_length, batch_size, max_batch_tokens,
-            trust_remote_code, allow_pickle, runtime, runtime_options, quantization:
-            :class:`~youtu_embedding.core.Encoder` options (each actor builds its encoder with them).
+        encoder_options: fields of :class:`~youtu_embedding.core.spec.EncoderSpec` (device, dtype,
+            attention, pooling, max_length, batch_size, runtime, quantization...): how each
+            actor builds its encoder (they override the fields of a ``model`` spec).
         prompt_name, instruction, task, template, normalize, truncate_dim: ``Encoder.encode`` options.
+        long_inputs / overlap: over-length texts (``"chunk"``: windows combined into one vector).
+        chunker / chunker_options / late: one output row per chunk (``Encoder.encode_chunks``), with
+            int32 columns ``chunk`` (index in its document), ``start`` and ``end`` (character span);
+            ``id`` is the document's and ``text`` the chunk's.
         ray_address: an existing cluster (``auto``, ``host:6379``, ``ray://host:10001``); default:
             start Ray locally with ``num_cpus`` CPUs. An already initialised Ray is reused as is.
         num_actors / threads_per_actor: actor pool size and torch threads per CPU actor (default:
@@ -271,8 +292,10 @@ def embed_to_parquet(
     """
     import ray
 
-    from youtu_embedding.core.encoder import DEFAULT_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS
-
+    if isinstance(model, EncoderSpec):
+        spec = EncoderSpec.from_options(**{**model.encoder_kwargs(), **encoder_options}) if encoder_options else model
+    else:
+        spec = EncoderSpec.from_options(model=model, **encoder_options)
     start = time.perf_counter()
     if embedding_format not in EMBEDDING_FORMATS:
         raise InvalidArgumentError("embedding_format", f"unknown format '{embedding_format}'", EMBEDDING_FORMATS)
@@ -281,37 +304,29 @@ def embed_to_parquet(
         raise InvalidArgumentError("prompt", "give at most one of prompt_name, instruction and task")
     from youtu_embedding.core.runtimes import get_runtime
 
-    get_runtime(runtime, quantization)  # an unknown / unavailable runtime fails here, not in every actor
+    get_runtime(spec.runtime, spec.quantization)  # an unknown / unavailable runtime fails here, not in every actor
+    chunk_kwargs = _chunk_settings(long_inputs, overlap, chunker, chunker_options, late)
     output_dir = Path(output).resolve()
     root, partitions = plan_partitions(
         input, rows_per_partition=rows_per_partition, text_column=text_column, id_column=id_column
     )
     _check_output_location(output_dir, os.fspath(input), partitions)
-    encoder_kwargs: dict[str, Any] = dict(
-        model=model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        batch_size=batch_size or DEFAULT_BATCH_SIZE,
-        max_batch_tokens=max_batch_tokens or DEFAULT_MAX_BATCH_TOKENS,
-        template=template or "youtu",
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-        runtime=runtime,
-        runtime_options=dict(runtime_options or {}),
-        quantization=quantization,
-    )
+    encoder_kwargs: dict[str, Any] = {**spec.encoder_kwargs(), "template": template or "youtu"}
+    if normalize is None:
+        normalize = spec.normalize
     encode_kwargs = {
         k: v for k, v in {**given, "normalize": normalize, "truncate_dim": truncate_dim}.items() if v is not None
     }
+    if long_inputs is not None:
+        encode_kwargs.update(long_inputs=long_inputs, overlap=overlap)
+    elif chunk_kwargs is not None and overlap:
+        encode_kwargs["overlap"] = overlap
     settings: dict[str, Any] = {
-        "model": model,
-        "dtype": dtype,
-        "attention": attention,
-        "pooling": pooling,
-        "max_length": max_length,
+        "model": spec.model,
+        "dtype": spec.dtype,
+        "attention": spec.attention,
+        "pooling": spec.pooling,
+        "max_length": spec.max_length,
         "template": template,
         "text_column": text_column,
         "id_column": id_column,
@@ -320,8 +335,10 @@ def embed_to_parquet(
         "embedding_format": embedding_format,
         **encode_kwargs,
     }
-    if runtime != "torch" or runtime_options or quantization:  # absent by default: older jobs' manifests still match
-        settings.update(runtime=runtime, runtime_options=dict(runtime_options or {}), quantization=quantization)
+    if chunk_kwargs is not None:  # absent by default, as the runtime keys below
+        settings["chunking"] = chunk_kwargs
+    if spec.runtime != "torch" or spec.runtime_options or spec.quantization:  # absent by default: older manifests match
+        settings.update(runtime=spec.runtime, runtime_options=spec.runtime_options, quantization=spec.quantization)
     resumed = prepare_output(output_dir, _manifest(root, partitions, settings), overwrite=overwrite)
     if resumed:
         clean_unfinished(output_dir, [p.name for p in partitions])
@@ -334,8 +351,8 @@ def embed_to_parquet(
     owns_ray = _start_ray(ray_address, num_cpus)
     bar: _Progress | None = None
     try:
-        weights = model_weight_bytes(model, allow_pickle=allow_pickle) if num_actors is None else None
-        plan = plan_actors(device, num_actors, threads_per_actor, local=ray_address is None, weight_bytes=weights)
+        weights = model_weight_bytes(spec.model, allow_pickle=spec.allow_pickle) if num_actors is None else None
+        plan = plan_actors(spec.device, num_actors, threads_per_actor, local=ray_address is None, weight_bytes=weights)
         result.actors = plan
         if plan.gpus_per_actor == 0:
             encoder_kwargs["num_threads"] = plan.threads_per_actor
@@ -343,7 +360,7 @@ def embed_to_parquet(
         context.enable_progress_bars = False  # our bar counts texts; Ray's would count partitions
         context.verbose_stats_logs = False
         logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
-        metadata = {"model": model, "format": embedding_format, **{k: str(v) for k, v in encode_kwargs.items()}}
+        metadata = {"model": spec.model, "format": embedding_format, **{k: str(v) for k, v in encode_kwargs.items()}}
         dataset = ray.data.from_items(
             [{"partition": p.to_json()} for p in pending], override_num_blocks=len(pending)
         ).map_batches(
@@ -357,6 +374,7 @@ def embed_to_parquet(
                 skip_empty=skip_empty,
                 embedding_format=embedding_format,
                 metadata=metadata,
+                chunk_kwargs=chunk_kwargs,
             ),
             batch_size=1,
             batch_format="numpy",

@@ -12,9 +12,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from youtu_embedding.core.batching import plan_batches
+from youtu_embedding.core.chunking import LONG_INPUTS, ChunkedDocument
 from youtu_embedding.core.errors import InputTooLongError, InvalidArgumentError
 from youtu_embedding.core.fastpaths import describe_fast_paths
 from youtu_embedding.core.loading import LoadedModel, load_model
+from youtu_embedding.core.modeling.utu.varlen import pack_rows, unpack_states
 from youtu_embedding.core.pooling import PoolingStrategy, get_pooling
 from youtu_embedding.core.prompts import (
     PREFIX_MASK_METHODS,
@@ -81,6 +83,16 @@ def _cut_left(
     return out_ids, out_specials, out_offsets, cuts
 
 
+def _long_inputs_mode(long_inputs: str | None, truncate: bool) -> str:
+    if long_inputs is None:
+        return "truncate" if truncate else "error"
+    if long_inputs not in LONG_INPUTS:
+        raise InvalidArgumentError("long_inputs", f"unknown mode {long_inputs!r}", LONG_INPUTS)
+    if long_inputs == "truncate" and not truncate:
+        raise InvalidArgumentError("long_inputs", "'truncate' contradicts truncate=False; give one of them")
+    return long_inputs
+
+
 class Encoder:
     """Embeds texts with a `utu` model, a Hugging Face encoder or a sentence-transformers model.
 
@@ -108,6 +120,9 @@ class Encoder:
             ``"onnxruntime"`` (``youtu-embed plugins`` lists them).
         runtime_options: options of the runtime (e.g. ``{"cache_dir": ..., "num_threads": 2}``
             for ``onnxruntime``); the torch runtime takes none.
+        unpadded: `utu` with the torch runtime: run each batch packed, the rows' tokens in one
+            sequence with per-row attention boundaries, so no padding is computed (None: the
+            device backend's default; see ``info()["fast_paths"]["attention"]``).
     """
 
     def __init__(
@@ -136,6 +151,7 @@ class Encoder:
         quantization: str | None = None,
         runtime: str = DEFAULT_RUNTIME,
         runtime_options: dict[str, Any] | None = None,
+        unpadded: bool | None = None,
     ) -> None:
         _positive("batch_size", batch_size)
         self.runtime = get_runtime(runtime, quantization)
@@ -162,6 +178,7 @@ class Encoder:
         self._requested_dtype = dtype
         self._runner = prepare_runtime(self.runtime, self.loaded, quantization, runtime_options)
         self._runtime_reason = "requested" if runtime != DEFAULT_RUNTIME else "default"
+        self._packed_kernel, self._packed_reason = self._choose_packing(unpadded)
         layout = self.loaded.layout
         self.pooling_name = pooling or layout.pooling
         self._pooling: PoolingStrategy = get_pooling(self.pooling_name)
@@ -235,9 +252,31 @@ class Encoder:
             "fast_paths": self._fast_paths(),
         }
 
+    def _choose_packing(self, unpadded: bool | None) -> tuple[str | None, str]:
+        """The varlen kernel for packed batches (None: padded batches) and why."""
+        if unpadded is not None and not isinstance(unpadded, bool):
+            raise InvalidArgumentError("unpadded", f"must be True, False or None, got {unpadded!r}")
+        supported = self.loaded.is_utu and self.runtime.name == DEFAULT_RUNTIME
+        if unpadded and not supported:
+            raise InvalidArgumentError(
+                "unpadded", "packed (unpadded) batches need a utu model and the torch runtime", [False, None]
+            )
+        if not supported or unpadded is False:
+            return None, "requested" if unpadded is False else "padded batches (packing: utu, torch runtime only)"
+        kernel = self.loaded.backend.packed_attention(self.loaded.dtype)
+        if unpadded:
+            return kernel or "sdpa_rows", "requested"
+        return kernel, f"default of the {self.loaded.backend.name} backend"
+
     def _fast_paths(self) -> dict[str, Any]:
         paths = describe_fast_paths(
-            self.loaded.model, self.device, self.loaded.dtype, self.quantization, self._requested_dtype
+            self.loaded.model,
+            self.device,
+            self.loaded.dtype,
+            self.quantization,
+            self._requested_dtype,
+            packed_kernel=self._packed_kernel,
+            packed_reason=self._packed_reason,
         )
         if self.runtime.name != DEFAULT_RUNTIME:  # the torch-side description does not apply
             paths.update(compute=f"{self.runtime.name} runtime (see runtime_details)", attention=None, hint=None)
@@ -329,6 +368,8 @@ class Encoder:
         max_batch_tokens: int | None = None,
         max_length: int | None = None,
         truncate: bool = True,
+        long_inputs: str | None = None,
+        overlap: int = 0,
         normalize: bool | None = None,
         truncate_dim: int | None = None,
         precision: str = "float32",
@@ -349,6 +390,12 @@ class Encoder:
             batch_size / max_batch_tokens: batch limits (items / padded tokens per batch).
             max_length: maximum tokens per input, prefix included.
             truncate: cut inputs longer than max_length; when False they raise InputTooLongError.
+            long_inputs: what to do with an input longer than max_length: ``"truncate"`` (cut it),
+                ``"error"`` (InputTooLongError) or ``"chunk"`` (embed it in windows of at most
+                max_length tokens, the prefix repeated in each, and combine the window vectors:
+                mean weighted by pooled tokens, then truncate_dim and normalisation; see
+                docs/long-documents.md). Default: ``"truncate"``, or ``"error"`` with truncate=False.
+            overlap: body tokens shared by consecutive windows (``long_inputs="chunk"``).
             normalize: L2-normalise (default: the model's setting), after ``truncate_dim``.
             truncate_dim: keep the first N dimensions (Matryoshka), then normalise.
             precision: ``float32``, ``float16``, ``int8``, ``uint8``, ``binary``, ``ubinary``.
@@ -385,10 +432,21 @@ class Encoder:
             template=template or self.template,
             default_prompt_name=self.default_prompt_name,
         )
+        long_inputs = _long_inputs_mode(long_inputs, truncate)
         dim = truncate_dim or self.dimension
         out = np.empty((len(texts_list), dim), dtype=np.float32)
-        if texts_list:
-            ids, skips = self._tokenize(texts_list, prefix, max_length, truncate)
+        if texts_list and long_inputs == "chunk":
+            from youtu_embedding.core.long_inputs import combine_pooled, plan_rows, window_texts
+
+            items = window_texts(self, texts_list, prefix, max_length, overlap=overlap)
+            rows, row_skips, _ = plan_rows(items)
+            pooled = self._pool_rows(rows, row_skips, pool, batch_size, max_batch_tokens, show_progress)
+            starts = np.cumsum([0] + [len(item.rows) for item in items])
+            emb = torch.stack([combine_pooled(item, pooled[starts[i] : starts[i + 1]]) for i, item in enumerate(items)])
+            emb = emb[:, :dim]
+            out[:] = (F.normalize(emb, p=2, dim=-1) if normalize else emb).numpy()
+        elif texts_list:
+            ids, skips = self._tokenize(texts_list, prefix, max_length, long_inputs == "truncate")
             batches = plan_batches([len(r) for r in ids], batch_size, max_batch_tokens)
             for batch in tqdm(
                 batches, desc="Encoding", unit="batch", disable=None if show_progress is None else not show_progress
@@ -409,8 +467,14 @@ class Encoder:
     def token_states(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Run token-id rows as one right-padded batch: ``(last hidden states (B, T, D), attention mask (B, T))``.
 
-        Both tensors are on the encoder's device; padded positions have mask 0.
+        Both tensors are on the encoder's device; padded positions have mask 0. With packed
+        (unpadded) batches the network sees the rows as one sequence and the states are put back
+        into that padded layout.
         """
+        if self._packed_kernel is not None:
+            ids, packed = pack_rows(rows, self.device, self._packed_kernel)
+            states = self._runner(input_ids=ids, packed=packed, return_dict=True).last_hidden_state
+            return unpack_states(states, packed.lengths)
         longest = max(len(r) for r in rows)
         pad = int(self.tokenizer.pad_token_id)
         input_ids = torch.full((len(rows), longest), pad, dtype=torch.long)
@@ -428,6 +492,36 @@ class Encoder:
         positions = torch.arange(attention.shape[1], device=attention.device).unsqueeze(0)
         pool_mask = attention.bool() & (positions >= torch.tensor(skips, device=attention.device).unsqueeze(1))
         return pool(hidden.float(), pool_mask)
+
+    def _pool_rows(
+        self,
+        rows: list[list[int]],
+        skips: list[int],
+        pool: PoolingStrategy,
+        batch_size: int,
+        max_batch_tokens: int,
+        show_progress: bool | None,
+    ) -> torch.Tensor:
+        """Pooled float32 vectors ``(rows, D)`` on the CPU, in row order, run in length-sorted batches."""
+        out = torch.empty((len(rows), self.dimension), dtype=torch.float32)
+        batches = plan_batches([len(r) for r in rows], batch_size, max_batch_tokens)
+        for batch in tqdm(
+            batches, desc="Encoding", unit="batch", disable=None if show_progress is None else not show_progress
+        ):
+            out[batch] = self._forward([rows[i] for i in batch], [skips[i] for i in batch], pool).float().cpu()
+        return out
+
+    def encode_chunks(self, documents: Sequence[str] | str, **kwargs: Any) -> list[ChunkedDocument]:
+        """Cut each document into chunks and embed every chunk (arguments: :func:`.late_chunking.encode_chunks`).
+
+        ``late=True`` (default): each document runs through the model once (in windows when longer
+        than max_length) and each chunk's vector pools its own tokens' states, which saw the whole
+        window around them. ``late=False``: each chunk is embedded alone (naive chunking).
+        Returns one :class:`~youtu_embedding.core.chunking.ChunkedDocument` per document.
+        """
+        from youtu_embedding.core.late_chunking import encode_chunks
+
+        return encode_chunks(self, documents, **kwargs)
 
     def encode_iter(
         self, texts: Iterable[str], *, chunk_size: int = 4096, **kwargs: Any

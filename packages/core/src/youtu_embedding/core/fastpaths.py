@@ -65,14 +65,34 @@ def quantize_int8(model: nn.Module, device: torch.device) -> nn.Module:
         return quantize_dynamic(model, spec, dtype=torch.qint8)
 
 
+PACKED_KERNEL_NOTES = {
+    "flash_attn": "FlashAttention varlen kernel (flash_attn_varlen_func), one call a batch",
+    "sdpa_nested": "SDPA on jagged nested tensors, one call a batch (causal rows: SDPA per row)",
+    "sdpa_rows": "SDPA per row on its own tokens, no mask",
+}
+
+
 def describe_fast_paths(
-    model: nn.Module, device: torch.device, dtype: torch.dtype, quantization: str | None, requested_dtype: object
+    model: nn.Module,
+    device: torch.device,
+    dtype: torch.dtype,
+    quantization: str | None,
+    requested_dtype: object,
+    *,
+    packed_kernel: str | None = None,
+    packed_reason: str = "",
 ) -> dict[str, Any]:
     """Which execution paths are active, and why."""
     config = getattr(model, "config", None)
-    if getattr(config, "model_type", None) == "utu":
+    if getattr(config, "model_type", None) == "utu" and packed_kernel is not None:
         attention = (
-            "sdpa (native utu): flash kernel for unpadded, bidirectional key-padded and right-padded causal batches"
+            f"packed variable-length batches (no padding computed; {packed_reason}): "
+            f"{PACKED_KERNEL_NOTES.get(packed_kernel, packed_kernel)}"
+        )
+    elif getattr(config, "model_type", None) == "utu":
+        attention = (
+            "sdpa (native utu), padded batches: flash kernel for unpadded, bidirectional key-padded and "
+            f"right-padded causal batches ({packed_reason or 'padded'})"
         )
     else:
         attention = f"transformers '{getattr(config, '_attn_implementation', None) or 'default'}'"

@@ -9,7 +9,7 @@ the ``youtu_embedding`` entry-point group of its distribution::
 
 The core registers its own built-ins through the same group, so a third-party plugin is a peer of
 the built-ins: it can add pooling strategies, instruction templates, device backends, model
-aliases, runtimes and CLI subcommands. Registry hooks return a list; names must be unique, and a plugin that
+aliases, runtimes, chunkers and CLI subcommands. Registry hooks return a list; names must be unique, and a plugin that
 reuses a built-in name replaces it (with a warning).
 """
 
@@ -22,6 +22,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
+    from youtu_embedding.core.chunking import Chunker
     from youtu_embedding.core.devices import DeviceBackend
     from youtu_embedding.core.pooling import PoolingStrategy
     from youtu_embedding.core.runtimes import Runtime
@@ -80,6 +81,20 @@ def register_runtimes() -> list[Runtime]:
     ``prepare(loaded, quantization=..., options=...)``, which returns a callable used as
     ``runner(input_ids=..., attention_mask=..., return_dict=True).last_hidden_state`` (a torch
     tensor ``(batch, seq, dim)``, as a Hugging Face model returns). The core provides ``torch``.
+    """
+
+
+@hookspec
+def register_chunkers() -> list[Chunker]:
+    """Return chunkers: ways to cut a document into chunks (``Encoder.encode_chunks(chunker=name)``).
+
+    A :class:`~youtu_embedding.core.chunking.Chunker` wraps ``split(text, token_offsets, **options)``
+    returning ``(start, end)`` character spans of ``text`` (``0 <= start < end <= len(text)``).
+    ``token_offsets`` are the character spans of the text's tokens as the encoder's tokenizer cuts
+    them (special and prefix tokens left out), for chunkers that count tokens. Its keyword-only
+    parameters with defaults are its options (``chunker_options``); unknown options are rejected
+    by the core, bad values should raise ``InvalidArgumentError("chunker_options.<name>", ...)``.
+    The core provides ``tokens``, ``sentences`` and ``paragraphs``.
     """
 
 

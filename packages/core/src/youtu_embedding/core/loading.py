@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from youtu_embedding.core._quiet_imports import no_progress_bars
 from youtu_embedding.core.devices import DeviceBackend, resolve_device, resolve_dtype
 from youtu_embedding.core.errors import InvalidArgumentError, UnsafeModelError
 from youtu_embedding.core.hub import resolve_model_dir
@@ -109,13 +110,14 @@ def load_model(
                 "attention", f"only `utu` models have a selectable direction, not '{config.model_type}'"
             )
         config.is_causal = causal
-    net = AutoModel.from_pretrained(
-        weights_dir,
-        config=config,
-        dtype=torch_dtype,
-        trust_remote_code=trust_remote_code,
-        use_safetensors=None if allow_pickle else True,
-    )
+    with no_progress_bars():
+        net = AutoModel.from_pretrained(
+            weights_dir,
+            config=config,
+            dtype=torch_dtype,
+            trust_remote_code=trust_remote_code,
+            use_safetensors=None if allow_pickle else True,
+        )
     net.to(torch_device).eval()
     tokenizer = AutoTokenizer.from_pretrained(weights_dir, trust_remote_code=trust_remote_code)
     tokenizer.padding_side = "right"

@@ -4,19 +4,27 @@ Built-in plugins are published by the ``youtu-embedding-core`` distribution thro
 entry-point group as third-party plugins. When the core runs from a source tree without installed
 metadata, the built-ins are registered by module name instead (as datasette does).
 
-A plugin that fails to import or to register is recorded in :func:`failed_plugins` with the
+A plugin that fails to import or to register is recorded in :attr:`PluginRegistry.failures` with the
 distribution, the entry point and the hook at fault; the rest of the system keeps working.
+
+An installed plugin can be disabled by name (its entry-point name or its distribution's name), as
+pytest's ``-p no:NAME`` does: ``YOUTU_EMBED_DISABLE_PLUGINS=a,b`` or ``youtu-embed -p no:a`` (or
+``--disable-plugin a``). A disabled plugin is not even imported; it is listed in
+:attr:`PluginRegistry.disabled`. The core's built-ins cannot be disabled (the CLI and the
+``Encoder`` are made of them): naming one is reported with a warning and has no effect.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import importlib
 import importlib.metadata as md
 import logging
+import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +44,22 @@ DEFAULT_PLUGINS = {
     "aliases": "youtu_embedding.core.builtins.aliases",
     "commands": "youtu_embedding.core.builtins.commands",
     "runtimes": "youtu_embedding.core.builtins.runtimes",
+    "chunkers": "youtu_embedding.core.builtins.chunkers",
 }
+#: Comma-separated names of installed plugins to leave out (entry-point or distribution names).
+DISABLE_ENV = "YOUTU_EMBED_DISABLE_PLUGINS"
+
+_current_plugin: contextvars.ContextVar[str | None] = contextvars.ContextVar("youtu_current_plugin", default=None)
+
+
+def current_plugin() -> str | None:
+    """The name of the plugin whose hook is running now (inside :meth:`PluginRegistry.call_each`)."""
+    return _current_plugin.get()
+
+
+def disabled_from_env() -> list[str]:
+    """Plugin names listed in ``$YOUTU_EMBED_DISABLE_PLUGINS``."""
+    return [name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()]
 
 
 @dataclass
@@ -69,30 +92,72 @@ class PluginInfo:
     builtin: bool = False
 
 
-class PluginRegistry:
-    """A pluggy manager plus bookkeeping of where each plugin came from and what failed."""
+@dataclass
+class DisabledPlugin:
+    """An installed plugin left out by name (not imported)."""
 
-    def __init__(self, *, load_entry_points: bool = True) -> None:
+    name: str
+    distribution: str
+    version: str
+
+
+class PluginRegistry:
+    """A pluggy manager plus bookkeeping of where each plugin came from and what failed.
+
+    Args:
+        load_entry_points: load the plugins of the ``youtu_embedding`` entry-point group.
+        disable: names of installed plugins to leave out (entry-point or distribution names);
+            None: those of ``$YOUTU_EMBED_DISABLE_PLUGINS``.
+    """
+
+    def __init__(self, *, load_entry_points: bool = True, disable: Iterable[str] | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.failures: list[PluginFailure] = []
+        self.disabled: list[DisabledPlugin] = []
         self.dists: dict[str, tuple[str, str]] = {}
         self._cache: dict[str, Any] = {}
+        self._disable = set(disabled_from_env() if disable is None else disable)
         if load_entry_points:
             self._load_entry_points()
+            self._check_disabled_names()
 
     def _load_entry_points(self) -> None:
         seen_builtin = False
-        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        entry_points = md.entry_points(group=ENTRY_POINT_GROUP)
+        # the core's built-ins first: their commands lead `youtu-embed --help`, and plugins replace them
+        for ep in sorted(entry_points, key=lambda ep: ep.dist is None or ep.dist.name != CORE_DISTRIBUTION):
             dist_name = ep.dist.name if ep.dist is not None else "unknown"
             version = ep.dist.version if ep.dist is not None else "?"
             if dist_name == CORE_DISTRIBUTION:
                 seen_builtin = True
+            elif ep.name in self._disable or dist_name in self._disable:
+                self.disabled.append(DisabledPlugin(ep.name, dist_name, version))
+                continue
             self._register_entry_point(ep.name, dist_name, version, ep.load)
         if not seen_builtin:  # source checkout without installed metadata
             for name, module in DEFAULT_PLUGINS.items():
                 load = functools.partial(importlib.import_module, module)
                 self._register_entry_point(name, CORE_DISTRIBUTION, "source", load)
+
+    @property
+    def disable_requested(self) -> frozenset[str]:
+        """The plugin names this registry was asked to leave out."""
+        return frozenset(self._disable)
+
+    def _check_disabled_names(self) -> None:
+        builtins = set(DEFAULT_PLUGINS) | {CORE_DISTRIBUTION}
+        known = {p.name for p in self.disabled} | {p.distribution for p in self.disabled}
+        for name in sorted(self._disable - known):
+            if name in builtins:
+                message = f"plugin '{name}' is built into {CORE_DISTRIBUTION} and cannot be disabled (ignored)"
+            else:
+                installed = sorted({n for n, (d, _) in self.dists.items() if d != CORE_DISTRIBUTION})
+                message = (
+                    f"cannot disable plugin '{name}': no installed plugin has that name "
+                    f"(installed: {', '.join(installed) or 'none'})"
+                )
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
 
     def _register_entry_point(self, name: str, dist: str, version: str, load: Callable[[], object]) -> None:
         if self.pm.get_plugin(name) is not None or self.pm.is_blocked(name):
@@ -162,6 +227,7 @@ class PluginRegistry:
         caller = getattr(self.pm.hook, hook_name)
         results = []
         for impl in caller.get_hookimpls():
+            token = _current_plugin.set(impl.plugin_name)
             try:
                 result = impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception as exc:
@@ -169,6 +235,8 @@ class PluginRegistry:
                 if not any(f.name == impl.plugin_name and f.hook == hook_name for f in self.failures):
                     self._fail(impl.plugin_name, dist, version, "hook", hook_name, exc)
                 continue
+            finally:
+                _current_plugin.reset(token)
             if result is not None:
                 results.append((impl.plugin_name, result))
         return results
@@ -198,6 +266,7 @@ def _hook_of_validation_error(exc: pluggy.PluginValidationError) -> str | None:
         "register_device_backends",
         "register_model_aliases",
         "register_runtimes",
+        "register_chunkers",
         "register_commands",
     ):
         if spec in text:
@@ -240,11 +309,15 @@ def lookup(hook_name: str, kind: str, name: str) -> Any:
 
 
 __all__ = [
+    "DISABLE_ENV",
     "ENTRY_POINT_GROUP",
+    "DisabledPlugin",
     "PluginError",
     "PluginFailure",
     "PluginInfo",
     "PluginRegistry",
+    "current_plugin",
+    "disabled_from_env",
     "get_registry",
     "lookup",
     "reset_registry",

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported by the functions that need it: registering them stays cheap
+    import torch
 
-PoolingFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+PoolingFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,16 @@ def mean_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
 
 def cls_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Embedding of the first pooled token (the [CLS] token when nothing is excluded)."""
+    import torch
+
     first = mask.to(torch.int64).argmax(dim=1)
     return token_embeddings[torch.arange(token_embeddings.shape[0], device=first.device), first]
 
 
 def last_token_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Embedding of the last pooled token (works with right or left padding)."""
+    import torch
+
     seq_len = mask.shape[1]
     positions = torch.arange(seq_len, device=mask.device).expand_as(mask)
     last = torch.where(mask.bool(), positions, torch.full_like(positions, -1)).max(dim=1).values.clamp(min=0)
@@ -51,6 +57,8 @@ def last_token_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch
 
 def weighted_mean_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Position-weighted mean (weight = 1-based position), as sentence-transformers' weightedmean."""
+    import torch
+
     weights = torch.arange(1, mask.shape[1] + 1, device=mask.device, dtype=token_embeddings.dtype)
     m = mask.to(token_embeddings.dtype) * weights
     return (token_embeddings * m.unsqueeze(-1)).sum(dim=1) / m.sum(dim=1, keepdim=True).clamp(min=1e-9)
@@ -58,6 +66,8 @@ def weighted_mean_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> to
 
 def max_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Element-wise maximum over the pooled tokens."""
+    import torch
+
     filled = token_embeddings.masked_fill(~mask.bool().unsqueeze(-1), torch.finfo(token_embeddings.dtype).min)
     return filled.max(dim=1).values
 
@@ -86,10 +96,3 @@ def get_pooling(name: str) -> PoolingStrategy:
     from youtu_embedding.core.plugins import lookup
 
     return lookup("register_pooling_strategies", "pooling", name)
-
-
-def available_pooling() -> list[str]:
-    """Names of every registered pooling strategy."""
-    from youtu_embedding.core.plugins import get_registry
-
-    return sorted(get_registry().collect("register_pooling_strategies"))

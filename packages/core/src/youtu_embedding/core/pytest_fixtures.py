@@ -4,12 +4,18 @@ Use from a package's ``tests/conftest.py``::
 
     from youtu_embedding.core.pytest_fixtures import *  # noqa: F403
 
-Importing this module sets ``HF_HUB_OFFLINE=1``: tests never download.
+Importing this module sets ``HF_HUB_OFFLINE=1`` (tests never download) and, unless set,
+``YOUTU_EMBED_CACHE`` to a fresh temporary folder (tests never write the user's caches).
+
+Tests that need ``../shared/data`` skip when it is missing on a developer's machine; in CI
+(``CI=true``, as GitHub Actions, GitLab and .ci/run set it) they fail instead
+(:func:`require_shared_data`), so that a broken checkout cannot pass by skipping.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,8 @@ from youtu_embedding.core.testing import read_jsonl
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# embeddings caches (search, eval) of a test run go to a fresh folder, never the user's ~/.cache
+os.environ.setdefault("YOUTU_EMBED_CACHE", tempfile.mkdtemp(prefix="youtu-embed-test-cache-"))
 
 
 def shared_data_dir(start: Path | None = None) -> Path:
@@ -32,13 +40,25 @@ def shared_data_dir(start: Path | None = None) -> Path:
     return here.parent / "shared" / "data"
 
 
+def in_ci() -> bool:
+    """Whether the tests run in CI (``$CI`` is ``true`` or ``1``)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_shared_data(path: Path) -> Path:
+    """`path` if it is a folder; else skip the test, or fail it in CI (``CI=true``)."""
+    if not path.is_dir():
+        message = f"shared data not found at {path} (set YOUTU_SHARED_DATA)"
+        if in_ci():
+            pytest.fail(f"{message}; CI=true, so tests that need it fail instead of skipping", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
 @pytest.fixture(scope="session")
 def data_dir(request: pytest.FixtureRequest) -> Path:
-    """The real data of ../shared/data (skips when absent)."""
-    path = shared_data_dir(Path(str(request.config.rootpath)))
-    if not path.is_dir():
-        pytest.skip(f"shared data not found at {path} (set YOUTU_SHARED_DATA)")
-    return path
+    """The real data of ../shared/data (skips when absent; fails in CI)."""
+    return require_shared_data(shared_data_dir(Path(str(request.config.rootpath))))
 
 
 @pytest.fixture(scope="session")

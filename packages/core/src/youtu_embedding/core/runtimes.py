@@ -103,21 +103,21 @@ def prepare_runtime(
     return runtime.prepare(loaded, quantization=quantization, options=dict(options or {}))
 
 
-#: Model types torch.export cannot capture: `utu` builds its attention mask with data-dependent branches
-#: (``attention_mask.all()`` picks the unmasked SDPA path). Runtimes that export the network refuse them.
-EXPORT_UNSUPPORTED_MODEL_TYPES = {
-    "utu": "its attention mask is built with data-dependent branches that torch.export rejects"
-}
+#: Model types that runtimes exporting the network refuse unless they name them in ``check_exportable(allow=...)``.
+#: `utu` traces (its attention mask has a branch-free form while torch.export / torch.compile capture it), but
+#: only the inductor runtime is tested with it.
+EXPORT_UNSUPPORTED_MODEL_TYPES = {"utu": "its export is only tested with the inductor runtime"}
 
 
-def check_exportable(loaded: LoadedModel, runtime: str) -> None:
+def check_exportable(loaded: LoadedModel, runtime: str, *, allow: tuple[str, ...] = ()) -> None:
     """Refusals shared by runtimes that capture the network with torch.export and run it on the CPU.
 
-    A model type torch.export cannot trace, a model on another device, or weights already quantised
-    by torch: each an InvalidArgumentError naming the field and what to do instead.
+    A model type the runtime does not support (``EXPORT_UNSUPPORTED_MODEL_TYPES`` less ``allow``), a
+    model on another device, or weights already quantised by torch: each an InvalidArgumentError
+    naming the field and what to do instead.
     """
     model_type = getattr(loaded.model.config, "model_type", None)
-    if model_type in EXPORT_UNSUPPORTED_MODEL_TYPES:
+    if model_type in EXPORT_UNSUPPORTED_MODEL_TYPES and model_type not in allow:
         raise InvalidArgumentError(
             "runtime",
             f"model type '{model_type}' is not supported by the {runtime} runtime "

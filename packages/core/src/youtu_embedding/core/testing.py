@@ -22,6 +22,16 @@ def read_jsonl(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def read_embeddings_jsonl(path: str | Path) -> tuple[Any, list[str | None]]:
+    """Read back a ``.jsonl`` written by ``youtu-embed encode``: the float32 (or integer) matrix and the ids."""
+    import numpy as np
+
+    rows = read_jsonl(path)
+    matrix = np.asarray([row["embedding"] for row in rows])
+    ids = [row.get("id") for row in rows]
+    return (matrix.astype(np.float32) if matrix.dtype.kind == "f" else matrix), ids
+
+
 def read_stsb_pairs(data_dir: str | Path, split: str = "test") -> tuple[list[str], list[float]]:
     """STS-B en pairs (``<data_dir>/eval/sts/stsb-en``): all first sentences, then all second ones; gold scores."""
     rows = read_jsonl(Path(data_dir) / "eval" / "sts" / "stsb-en" / f"{split}.jsonl")

@@ -7,17 +7,9 @@ from typing import Annotated
 
 import typer
 
-from youtu_embedding.core.cli.options import (
-    AttentionOption,
-    DeviceOption,
-    DType,
-    DTypeOption,
-    MaxLengthOption,
-    ModelOption,
-    TrustRemoteCodeOption,
-    stderr_line,
-)
+from youtu_embedding.core.cli.options import encoder_options, stderr_line
 from youtu_embedding.core.errors import InvalidArgumentError
+from youtu_embedding.core.spec import EncoderSpec
 
 
 def _split_names(values: list[str] | None) -> list[str]:
@@ -50,8 +42,9 @@ def _print_summary(run) -> None:  # type: ignore[no-untyped-def]
     Console().print(table)
 
 
+@encoder_options()
 def eval_command(
-    model: ModelOption,
+    spec: EncoderSpec,
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Folder searched (any depth) for task folders with a meta.json.")
     ] = None,
@@ -81,14 +74,6 @@ def eval_command(
         int | None, typer.Option("--max-samples", help="Subsample local splits to N rows/queries (quick checks).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Sampling and evaluation seed.")] = 42,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per batch.")] = 32,
-    max_batch_tokens: Annotated[
-        int | None, typer.Option("--max-batch-tokens", help="Padded tokens per batch (default 16384).")
-    ] = None,
-    max_length: MaxLengthOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    attention: AttentionOption = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option("--cache-dir", help="Embeddings cache folder (default ~/.cache/youtu-embedding/eval)."),
@@ -97,7 +82,6 @@ def eval_command(
     online: Annotated[
         bool, typer.Option("--online", help="Let registered tasks download missing datasets (default: cache only).")
     ] = False,
-    trust_remote_code: TrustRemoteCodeOption = False,
 ) -> None:
     """Evaluate a model on local task folders and/or registered mteb (C-MTEB) tasks; write results and a report."""
     import re
@@ -108,9 +92,10 @@ def eval_command(
     if data_dir is None and not task_names and not benchmark:
         raise InvalidArgumentError("tasks", "give --data-dir, --tasks or --benchmark")
     if output is None:
-        output = Path("results") / re.sub(r"[^\w.\-]+", "__", model.strip("/"))
+        output = Path("results") / re.sub(r"[^\w.\-]+", "__", spec.model.strip("/"))
+    encoder_kwargs = spec.encoder_kwargs()
     run = evaluate(
-        model,
+        encoder_kwargs.pop("model"),
         data_dir=data_dir,
         tasks=task_names,
         benchmark=benchmark,
@@ -120,18 +105,11 @@ def eval_command(
         baseline=baseline,
         max_samples=max_samples,
         seed=seed,
-        batch_size=batch_size,
+        batch_size=spec.batch_size,
         cache_dir=cache_dir,
         use_cache=not no_cache,
         offline=not online,
-        encoder_kwargs={
-            "device": device,
-            "dtype": dtype.value,
-            "attention": attention.value if attention else None,
-            "max_length": max_length,
-            "trust_remote_code": trust_remote_code,
-            **({"max_batch_tokens": max_batch_tokens} if max_batch_tokens else {}),
-        },
+        encoder_kwargs=encoder_kwargs,
     )
     _print_summary(run)
     if run.cache_hits or run.cache_misses:
@@ -165,3 +143,53 @@ def eval_report_command(
         title=title or f"Results in {results}",
     )
     stderr_line(f"report: {files.markdown}, {files.html}, {files.plot}")
+
+
+@encoder_options()
+def eval_long_documents_command(
+    spec: EncoderSpec,
+    source: Annotated[
+        Path, typer.Option("--source", help="A Retrieval task folder whose passages come from longer documents.")
+    ],
+    group_by: Annotated[str, typer.Option("--group-by", help="Corpus field naming a passage's document.")] = "title",
+    strategies: Annotated[
+        str, typer.Option("--strategies", help="Comma-separated: late, naive, truncate, windows.")
+    ] = "late,naive,truncate,windows",
+    chunker: Annotated[str, typer.Option("--chunker", help="Chunker of late/naive chunking.")] = "paragraphs",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the results as JSON here.")] = None,
+) -> None:
+    """Document-level retrieval built from a Retrieval folder (passages grouped into documents):
+    nDCG@10 of late chunking, naive chunking and whole-document embeddings."""
+    import time
+
+    from youtu_embedding.eval.long_documents import (
+        STRATEGIES,
+        build_document_task,
+        evaluate_long_documents,
+        markdown_table,
+        write_results,
+    )
+
+    chosen = _split_names([strategies])
+    for name in chosen:
+        if name not in STRATEGIES:
+            raise InvalidArgumentError("strategies", f"unknown strategy '{name}'", STRATEGIES)
+    task = build_document_task(source, group_by=group_by)
+    encoder = spec.build()
+    start = time.perf_counter()
+    rows = evaluate_long_documents(encoder, task, chosen, chunker=chunker)
+    typer.echo(markdown_table(spec.model, rows))
+    stderr_line(f"{task.name}: {task.describe()}, max_length {encoder.max_length}, {time.perf_counter() - start:.1f}s")
+    if output is not None:
+        write_results(
+            output,
+            {
+                "model": spec.model,
+                "task": task.name,
+                "source": str(source),
+                "chunker": chunker,
+                "max_length": encoder.max_length,
+                **task.describe(),
+                "results": rows,
+            },
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,9 @@ logger = logging.getLogger(__name__)
 
 def default_cache_dir() -> Path:
     """``$YOUTU_EMBED_CACHE`` or ``~/.cache/youtu-embedding``, plus ``eval``."""
-    base = os.environ.get("YOUTU_EMBED_CACHE") or Path.home() / ".cache" / "youtu-embedding"
-    return Path(base) / "eval"
+    from youtu_embedding.core.embedding_cache import default_cache_dir as core_default
+
+    return core_default("eval")
 
 
 @dataclass

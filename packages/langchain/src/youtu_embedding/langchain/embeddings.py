@@ -14,7 +14,9 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+
+from youtu_embedding.core.spec import EncoderSpec
 
 #: Environment variable giving the default model.
 MODEL_ENV = "YOUTU_EMBEDDING_MODEL"
@@ -25,8 +27,12 @@ def _default_model() -> str:
     return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
 
 
-class YoutuEmbeddings(BaseModel, Embeddings):
+class YoutuEmbeddings(EncoderSpec, Embeddings):
     """LangChain embeddings backed by the Youtu-Embedding core encoder.
+
+    The constructor takes every :class:`~youtu_embedding.core.spec.EncoderSpec` field (``model``,
+    ``device``, ``dtype``, ``attention``, ``pooling``, ``max_length``, ``batch_size``, ``runtime``,
+    ``quantization``...) plus the prompt options below.
 
     Example:
         .. code-block:: python
@@ -37,48 +43,41 @@ class YoutuEmbeddings(BaseModel, Embeddings):
             vector = embeddings.embed_query("What's the weather like?")
 
     The model loads on first use (constructing the object is cheap). ``encoder`` may be given
-    instead of ``model`` to share an already loaded :class:`~youtu_embedding.core.Encoder`.
+    instead of ``model`` to share an already loaded :class:`~youtu_embedding.core.Encoder`;
+    ``target="host:50051"`` embeds on a ``youtu-embed serve`` server instead (same prompts, same
+    vectors).
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
 
     model: str = Field(default_factory=_default_model)
     """Model directory, Hugging Face id or alias (default: $YOUTU_EMBEDDING_MODEL, else Youtu-Embedding)."""
-    device: str = "auto"
-    dtype: str = "auto"
     instruction: str | None = None
     """Query-side instruction, rendered by ``template`` (default: the model's query prompt)."""
     task: str | None = None
     """A task name of ``template``'s table (e.g. ``T2Retrieval``); symmetric tasks prompt documents too."""
     template: str = "youtu"
-    batch_size: int = Field(default=32, gt=0)
-    max_length: int | None = Field(default=None, gt=0)
-    normalize: bool | None = None
-    encoder_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra keyword arguments of :class:`~youtu_embedding.core.Encoder` (attention, pooling...)."""
     encoder: Any = Field(default=None, exclude=True)
     """An already loaded :class:`~youtu_embedding.core.Encoder` (then ``model`` is informative only)."""
+    target: str | None = None
+    """A ``youtu-embed serve`` gRPC target (``host:port``): embed on that server instead of loading
+    ``model`` (needs ``youtu-embedding-langchain[serve]``)."""
+    api_key: SecretStr | None = None
+    """The server's API key (remote mode)."""
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def _get_encoder(self) -> Any:
         with self._lock:
+            if self.encoder is None and self.target is not None:
+                self.encoder = _remote_encoder(self.target, self.api_key, self.normalize)
             if self.encoder is None:
-                from youtu_embedding.core import Encoder
-
-                self.encoder = Encoder(
-                    self.model,
-                    device=self.device,
-                    dtype=self.dtype,
-                    template=self.template,
-                    batch_size=self.batch_size,
-                    max_length=self.max_length,
-                    normalize=self.normalize,
-                    **self.encoder_kwargs,
-                )
+                self.encoder = self.build()
             return self.encoder
 
     def _query_kwargs(self) -> dict[str, Any]:
+        if self.task is not None and self.target is not None:  # the server renders the task's prefixes
+            return {"task": self.task, "template": self.template}
         if self.task is not None:
             return {"prompt": _task_prefixes(self.template, self.task)[0]}
         if self.instruction is not None:
@@ -86,6 +85,8 @@ class YoutuEmbeddings(BaseModel, Embeddings):
         return {}
 
     def _document_kwargs(self) -> dict[str, Any]:
+        if self.task is not None and self.target is not None:
+            return {"task": self.task, "template": self.template}
         if self.task is not None:
             return {"prompt": _task_prefixes(self.template, self.task)[1]}
         return {}
@@ -117,3 +118,15 @@ def _task_prefixes(template: str, task: str) -> tuple[str, str]:
     from youtu_embedding.core.templates import get_template
 
     return get_template(template).task_prefixes(task)
+
+
+def _remote_encoder(target: str, api_key: SecretStr | None, normalize: bool | None) -> Any:
+    """A served model (``youtu_embedding.serve.RemoteEncoder``); serve is an optional dependency."""
+    try:
+        from youtu_embedding.serve import RemoteEncoder
+    except ImportError as exc:
+        raise ImportError(
+            "target: remote mode needs youtu-embedding-serve: pip install 'youtu-embedding-langchain[serve]'"
+        ) from exc
+    key = api_key.get_secret_value() if api_key is not None else None
+    return RemoteEncoder(target, api_key=key, normalize=normalize)

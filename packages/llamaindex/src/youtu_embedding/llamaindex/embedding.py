@@ -13,13 +13,20 @@ import threading
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
+
+from youtu_embedding.core.spec import EncoderSpec
 
 DEFAULT_MODEL = "Youtu-RAG/Youtu-Embedding-V1"
 
 
-class YoutuEmbedding(BaseEmbedding):
+class YoutuEmbedding(BaseEmbedding, EncoderSpec):
     """LlamaIndex embedding model backed by the Youtu-Embedding core encoder.
+
+    The constructor takes every :class:`~youtu_embedding.core.spec.EncoderSpec` field (``model``,
+    ``device``, ``dtype``, ``attention``, ``pooling``, ``max_length``, ``batch_size``, ``runtime``,
+    ``quantization``...) plus the prompt options below; ``model_name`` (LlamaIndex's name of the
+    field) is accepted for ``model``.
 
     Example:
         .. code-block:: python
@@ -27,31 +34,43 @@ class YoutuEmbedding(BaseEmbedding):
             from llama_index.core import Settings, VectorStoreIndex
             from youtu_embedding.llamaindex import YoutuEmbedding
 
-            Settings.embed_model = YoutuEmbedding(model_name="Youtu-RAG/Youtu-Embedding-V1")
+            Settings.embed_model = YoutuEmbedding(model="Youtu-RAG/Youtu-Embedding-V1")
             index = VectorStoreIndex(nodes)
             index.as_retriever(similarity_top_k=3).retrieve("What's the weather like?")
 
     The model loads on first use; ``encoder`` shares an already loaded
-    :class:`~youtu_embedding.core.Encoder`.
+    :class:`~youtu_embedding.core.Encoder`; ``target="host:50051"`` embeds on a ``youtu-embed
+    serve`` server instead (same prompts, same vectors).
     """
 
-    model_name: str = Field(default=DEFAULT_MODEL, description="Model directory, Hugging Face id or alias.")
-    device: str = "auto"
-    dtype: str = "auto"
+    model: str = Field(default=DEFAULT_MODEL, description="Model directory, Hugging Face id or alias.")
     instruction: str | None = Field(default=None, description="Query-side instruction (rendered by `template`).")
     task: str | None = Field(default=None, description="A task of `template`'s table, e.g. T2Retrieval.")
     template: str = "youtu"
-    max_length: int | None = Field(default=None, gt=0)
-    encoder_kwargs: dict[str, Any] = Field(default_factory=dict)
+    target: str | None = Field(
+        default=None,
+        description="A `youtu-embed serve` gRPC target (host:port): embed there instead of loading the model.",
+    )
+    api_key: SecretStr | None = Field(default=None, description="The server's API key (remote mode).")
 
     _encoder: Any = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, encoder: Any = None, **kwargs: Any) -> None:
         if encoder is not None:
-            kwargs.setdefault("model_name", str(encoder.loaded.model_id))
+            kwargs.setdefault("model", str(encoder.loaded.model_id))
         super().__init__(**kwargs)
         self._encoder = encoder
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_and_model_name(cls, data: Any) -> Any:
+        """``model_name`` (LlamaIndex's field) and ``model`` (the spec's) name the same model."""
+        if isinstance(data, dict):
+            if "model" not in data and "model_name" in data:
+                data = {**data, "model": data["model_name"]}
+            data = {**data, "model_name": data.get("model", DEFAULT_MODEL)}
+        return data
 
     @classmethod
     def class_name(cls) -> str:
@@ -61,21 +80,15 @@ class YoutuEmbedding(BaseEmbedding):
     def encoder(self) -> Any:
         """The core :class:`~youtu_embedding.core.Encoder` (loaded on first use)."""
         with self._lock:
+            if self._encoder is None and self.target is not None:
+                self._encoder = _remote_encoder(self.target, self.api_key)
             if self._encoder is None:
-                from youtu_embedding.core import Encoder
-
-                self._encoder = Encoder(
-                    self.model_name,
-                    device=self.device,
-                    dtype=self.dtype,
-                    template=self.template,
-                    batch_size=self.embed_batch_size,
-                    max_length=self.max_length,
-                    **self.encoder_kwargs,
-                )
+                self._encoder = self.build()
             return self._encoder
 
     def _query_kwargs(self) -> dict[str, Any]:
+        if self.task is not None and self.target is not None:  # the server renders the task's prefixes
+            return {"task": self.task, "template": self.template}
         if self.task is not None:
             return {"prompt": _task_prefixes(self.template, self.task)[0]}
         if self.instruction is not None:
@@ -83,6 +96,8 @@ class YoutuEmbedding(BaseEmbedding):
         return {}
 
     def _text_kwargs(self) -> dict[str, Any]:
+        if self.task is not None and self.target is not None:
+            return {"task": self.task, "template": self.template}
         if self.task is not None:
             return {"prompt": _task_prefixes(self.template, self.task)[1]}
         return {}
@@ -122,3 +137,14 @@ def _task_prefixes(template: str, task: str) -> tuple[str, str]:
     from youtu_embedding.core.templates import get_template
 
     return get_template(template).task_prefixes(task)
+
+
+def _remote_encoder(target: str, api_key: SecretStr | None) -> Any:
+    """A served model (``youtu_embedding.serve.RemoteEncoder``); serve is an optional dependency."""
+    try:
+        from youtu_embedding.serve import RemoteEncoder
+    except ImportError as exc:
+        raise ImportError(
+            "target: remote mode needs youtu-embedding-serve: pip install 'youtu-embedding-llamaindex[serve]'"
+        ) from exc
+    return RemoteEncoder(target, api_key=api_key.get_secret_value() if api_key is not None else None)

@@ -185,6 +185,7 @@ def embed_request(
     *,
     prompt_name: str | None = None,
     instruction: str | None = None,
+    template: str | None = None,
     normalize: bool | None = None,
     truncate: bool = False,
     truncation_direction: str = "right",
@@ -202,6 +203,7 @@ def embed_request(
         inputs=list(texts),
         prompt_name=prompt_name,
         instruction=instruction,
+        template=template,
         normalize=normalize,
         truncate=truncate,
         truncation_direction=pb.TRUNCATION_DIRECTION_LEFT

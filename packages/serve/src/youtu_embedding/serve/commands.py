@@ -1,15 +1,15 @@
-"""``youtu-embed serve`` and ``youtu-embed client ...``, registered through the plugin hook."""
+"""``youtu-embed serve`` and ``youtu-embed client ...`` (registered by name by :mod:`youtu_embedding.serve.plugin`)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from youtu_embedding.core.hookspecs import hookimpl
+from youtu_embedding.core.cli.options import encoder_options
 
 TargetOption = Annotated[str, typer.Option("--target", "-t", help="host:port of the server.")]
 ApiKeyOption = Annotated[
@@ -21,33 +21,31 @@ KeyOption = Annotated[Path | None, typer.Option("--tls-key", help="PEM key of th
 TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds per call.")]
 
 
+@encoder_options(only_given=True)
 def serve(
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model directory, Hugging Face id or alias.", show_default=False)
-    ] = None,
+    spec_options: dict[str, Any],
     port: Annotated[int | None, typer.Option("--port", help="gRPC port (default 50051; 0: any).")] = None,
     api_key: Annotated[
         str | None, typer.Option("--api-key", help="Require 'authorization: Bearer <key>' (or YOUTU_SERVE_API_KEY).")
     ] = None,
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics here.")] = None,
+    http_port: Annotated[
+        int | None, typer.Option("--http-port", help="OpenAI and TEI HTTP APIs on this port (default 8080; 0: off).")
+    ] = None,
+    served_model_name: Annotated[
+        str | None, typer.Option("--served-model-name", help="Model name of the HTTP APIs (default: --model).")
+    ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default 127.0.0.1).")] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML or JSON settings file (or YOUTU_SERVE_CONFIG).")
     ] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda, mps...")] = None,
-    dtype: Annotated[str | None, typer.Option("--dtype", help="auto, float32, bfloat16, float16.")] = None,
-    runtime: Annotated[
-        str | None, typer.Option("--runtime", help="torch (default) or a plugin's runtime: inductor, onnxruntime.")
-    ] = None,
-    runtime_option: Annotated[
-        list[str] | None, typer.Option("--runtime-option", help="KEY=VALUE option of the runtime (repeatable).")
-    ] = None,
-    quantization: Annotated[str | None, typer.Option("--quantization", help="int8: the runtime's int8 path.")] = None,
     max_concurrent_requests: Annotated[int | None, typer.Option("--max-concurrent-requests")] = None,
-    max_batch_tokens: Annotated[int | None, typer.Option("--max-batch-tokens")] = None,
     max_batch_requests: Annotated[int | None, typer.Option("--max-batch-requests")] = None,
     max_client_batch_size: Annotated[int | None, typer.Option("--max-client-batch-size")] = None,
     max_input_length: Annotated[int | None, typer.Option("--max-input-length")] = None,
+    max_document_tokens: Annotated[
+        int | None, typer.Option("--max-document-tokens", help="Tokens per input cut into windows (long inputs).")
+    ] = None,
     inference_workers: Annotated[
         int | None, typer.Option("--inference-workers", help="Batches run in parallel (default: 2 on CPU, 1 on GPU).")
     ] = None,
@@ -60,29 +58,28 @@ def serve(
     tls_client_ca: Annotated[Path | None, typer.Option("--tls-client-ca", help="Require client certs (mTLS).")] = None,
     log_format: Annotated[str | None, typer.Option("--log-format", help="json or text.")] = None,
 ) -> None:
-    """Serve a model over gRPC: youtu.embedding.v1 and TEI's tei.v1 on one port, health, reflection, metrics."""
-    from youtu_embedding.core.cli.options import parse_runtime_options
+    """Serve a model: gRPC (youtu.embedding.v1, TEI's tei.v1, health, reflection) and HTTP (OpenAI, TEI) APIs.
+
+    Flags override YOUTU_SERVE_* variables, which override the --config file.
+    """
     from youtu_embedding.serve.config import load_settings
     from youtu_embedding.serve.logs import configure_logging
     from youtu_embedding.serve.server import run
 
     settings = load_settings(
         config,
-        model=model,
+        **spec_options,
         port=port,
         api_key=api_key,
         metrics_port=metrics_port,
+        http_port=http_port,
+        served_model_name=served_model_name,
         host=host,
-        device=device,
-        dtype=dtype,
-        runtime=runtime,
-        runtime_options=parse_runtime_options(runtime_option) if runtime_option else None,
-        quantization=quantization,
         max_concurrent_requests=max_concurrent_requests,
-        max_batch_tokens=max_batch_tokens,
         max_batch_requests=max_batch_requests,
         max_client_batch_size=max_client_batch_size,
         max_input_length=max_input_length,
+        max_document_tokens=max_document_tokens,
         inference_workers=inference_workers,
         num_threads=num_threads,
         grace_period_s=grace_period,
@@ -236,10 +233,3 @@ def client_health(
     typer.echo(status)
     if status != "SERVING":
         raise typer.Exit(1)
-
-
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    """Add ``serve`` and the ``client`` group to ``youtu-embed``."""
-    app.command("serve")(serve)
-    app.add_typer(client_app, name="client")

@@ -2,6 +2,11 @@
 
 The config file (``--config`` or ``YOUTU_SERVE_CONFIG``) is TOML (``.toml``) or JSON (``.json``) with
 the field names below as keys; unknown keys are rejected. See ``services/serve.example.toml``.
+
+:class:`ServeSettings` is an :class:`~youtu_embedding.core.spec.EncoderSpec`: every encoder option
+(``model``, ``device``, ``dtype``, ``attention``, ``pooling``, ``max_length``, ``runtime``,
+``runtime_options``, ``quantization``...) is a config key, a ``YOUTU_SERVE_*`` variable and a
+``youtu-embed serve`` flag without being declared here, and :meth:`build` loads the encoder.
 """
 
 from __future__ import annotations
@@ -21,19 +26,27 @@ from pydantic_settings import (
 )
 
 from youtu_embedding.core.errors import InvalidArgumentError
+from youtu_embedding.core.spec import EncoderSpec, invalid_argument
 
 ENV_PREFIX = "YOUTU_SERVE_"
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar("youtu_serve_config_file", default=None)
 
 
-class ServeSettings(BaseSettings):
-    """Everything ``youtu-embed serve`` can be told."""
+class ServeSettings(BaseSettings, EncoderSpec):
+    """Everything ``youtu-embed serve`` can be told: the encoder's spec and the server's settings."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, protected_namespaces=()
+    )
 
-    model: str = Field(description="Model directory, Hugging Face id or alias.")
     host: str = Field("127.0.0.1", description="Address to listen on (0.0.0.0 in a container).")
     port: int = Field(50051, ge=0, le=65535, description="gRPC port (0: any free port).")
+    http_port: int = Field(
+        8080, ge=0, le=65535, description="HTTP port of the OpenAI and TEI REST APIs (0: no HTTP server)."
+    )
+    served_model_name: str | None = Field(
+        None, description="Model name the HTTP APIs answer to and list (default: model as given)."
+    )
     metrics_port: int | None = Field(None, ge=0, le=65535, description="Prometheus port (absent: no metrics server).")
     metrics_host: str | None = Field(None, description="Address of the metrics server (default: host).")
     api_key: SecretStr | None = Field(None, description="Require 'authorization: Bearer <key>' on every RPC.")
@@ -41,13 +54,6 @@ class ServeSettings(BaseSettings):
     tls_cert_file: Path | None = Field(None, description="PEM server certificate (enables TLS).")
     tls_key_file: Path | None = Field(None, description="PEM private key of the server certificate.")
     tls_client_ca_file: Path | None = Field(None, description="PEM CA bundle: require client certificates (mTLS).")
-    device: str = "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    attention: Literal["causal", "bidirectional"] | None = None
-    runtime: str = Field("torch", description="What runs the network: torch, or a plugin's runtime (inductor...).")
-    runtime_options: dict[str, Any] = Field(default_factory=dict, description="Options of the runtime.")
-    quantization: Literal["int8"] | None = Field(None, description="int8: the runtime's dynamic int8 (CPU).")
-    trust_remote_code: bool = False
     inference_workers: int | None = Field(
         None, gt=0, description="Inference threads running batches in parallel (default: 2 on CPU, 1 on a GPU)."
     )
@@ -55,15 +61,25 @@ class ServeSettings(BaseSettings):
         None, gt=0, description="torch intra-op threads per worker (default on CPU: cores / inference_workers)."
     )
     max_concurrent_requests: int = Field(512, gt=0, description="Requests in flight; beyond: RESOURCE_EXHAUSTED.")
-    max_batch_tokens: int = Field(16384, gt=0, description="Padded tokens per inference batch.")
     max_batch_requests: int = Field(64, gt=0, description="Input rows per inference batch.")
     batch_overhead_tokens: int = Field(
         128, ge=0, description="Fixed cost of a forward pass in tokens, for batch planning (larger on GPUs)."
     )
     max_client_batch_size: int = Field(256, gt=0, description="Inputs per Embed request.")
     max_input_length: int | None = Field(None, gt=0, description="Tokens per input (default: the model's maximum).")
+    max_document_tokens: int | None = Field(
+        None, gt=0, description="Tokens per windowed input (long inputs, chunking); default 16 x max_input_length."
+    )
     max_message_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest request/response message.")
     max_stream_pending: int = Field(32, gt=0, description="Unanswered messages per stream before reading pauses.")
+    tokenization_workers: int | None = Field(
+        None, gt=0, description="Tokenizer threads, one tokenizer copy each (default: CPU cores, between 2 and 4)."
+    )
+    max_tokenization_backlog: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Characters of text admitted and not tokenised yet; beyond: RESOURCE_EXHAUSTED (streams wait).",
+    )
     grace_period_s: float = Field(30.0, ge=0, description="Seconds in-flight RPCs get to finish on SIGTERM.")
     warmup: bool = Field(True, description="Run warm-up batches before reporting SERVING.")
     tune_allocator: bool = Field(True, description="Pin glibc's mmap threshold so RSS stays flat (Linux).")
@@ -102,6 +118,13 @@ class ServeSettings(BaseSettings):
             raise ValueError("give api_key or api_key_file, not both")
         return self
 
+    def resolved_tokenization_workers(self) -> int:
+        """Tokenizer threads: the setting, else the CPU cores clamped to 2..4 (two keep a huge request from
+        holding up a small one; more rarely help, tokenisation is a small share of the work)."""
+        if self.tokenization_workers is not None:
+            return self.tokenization_workers
+        return min(4, max(2, os.cpu_count() or 1))
+
     def resolved_api_key(self) -> str | None:
         """The API key from ``api_key`` or ``api_key_file`` (None: no authentication)."""
         if self.api_key_file is not None:
@@ -136,8 +159,6 @@ def load_settings(config_file: str | os.PathLike[str] | None = None, **overrides
     try:
         return ServeSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "settings"
-        raise InvalidArgumentError(where, err["msg"]) from None
+        raise invalid_argument(exc) from None
     finally:
         _config_file.reset(token)

@@ -7,6 +7,8 @@ and finishes a request's rows exactly as the core does (truncate dimensions, the
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +25,9 @@ from youtu_embedding.core.prompts import (
 )
 
 RIGHT, LEFT = "right", "left"
+#: Characters per token assumed when a non-truncating request's input is checked against
+#: ``max_input_length`` on its head only (see :meth:`Engine.check_length`).
+HEAD_CHARS_PER_TOKEN = 32
 
 
 @dataclass
@@ -64,11 +69,14 @@ def _field(argument: str, field_name: str) -> str:
 class Engine:
     """An :class:`Encoder` plus the per-row operations the scheduler needs.
 
-    ``tokenize`` must run on one thread at a time (transformers' fast tokenizers mutate their
-    truncation state per call); ``forward_*`` run on the inference thread.
+    ``tokenize``, ``tokens`` and ``decode`` must run on one thread at a time per engine
+    (transformers' fast tokenizers mutate their truncation state per call): each tokenizer thread
+    uses its own :meth:`worker_copy`; ``forward_*`` run on the inference threads.
     """
 
-    def __init__(self, encoder: Encoder, *, max_input_length: int | None = None) -> None:
+    def __init__(
+        self, encoder: Encoder, *, max_input_length: int | None = None, max_document_tokens: int | None = None
+    ) -> None:
         self.encoder = encoder
         model_max = encoder.max_length
         if max_input_length is not None and max_input_length > model_max:
@@ -76,7 +84,44 @@ class Engine:
                 "max_input_length", f"{max_input_length} is larger than the model's maximum length {model_max}"
             )
         self.max_input_length = max_input_length or model_max
+        # whole inputs cut into windows (long inputs, chunking) may be this long in all
+        self.max_document_tokens = max_document_tokens or 16 * self.max_input_length
         self.dimension = encoder.dimension
+
+    def worker_copy(self) -> Engine:
+        """An engine for another tokenizer thread: the same model, its own copy of the tokenizer."""
+        encoder = copy.copy(self.encoder)
+        encoder.loaded = dataclasses.replace(self.encoder.loaded, tokenizer=copy.deepcopy(self.encoder.tokenizer))
+        clone = copy.copy(self)
+        clone.encoder = encoder
+        return clone
+
+    def check_length(self, texts: list[str], prefix: str, field_name: str = "inputs", *, indexed: bool = True) -> None:
+        """Reject an input over ``max_input_length`` tokens without tokenising all of a huge one.
+
+        For a request that does not truncate. An input longer than ``HEAD_CHARS_PER_TOKEN`` characters
+        per allowed token is checked on its head (cut at a space, so the head's words are a prefix of
+        the whole input's words and tokenise to no more tokens than it): when the head alone has too
+        many tokens the input is rejected at once; otherwise the caller tokenises it all as usual.
+        """
+        limit = self.max_input_length
+        head_chars = limit * HEAD_CHARS_PER_TOKEN
+        tok = self.encoder.tokenizer
+        for i, text in enumerate(texts):
+            if len(prefix) + len(text) <= head_chars:
+                continue
+            cut = text.rfind(" ", 0, head_chars)
+            if cut <= 0:
+                continue
+            head = prefix + text[:cut]
+            count = len(tok(head, add_special_tokens=True, truncation=False, verbose=False)["input_ids"])
+            if count > limit:
+                name = f"{field_name}[{i}]" if indexed else field_name
+                raise InvalidArgumentError(
+                    name,
+                    f"has at least {count} tokens (counted in its first {cut} of {len(text)} characters), more than "
+                    f"max_input_length={limit}, and truncation is off (send truncate=true to cut it)",
+                )
 
     # -- request validation --------------------------------------------------------------------
     def resolve_prefix(
@@ -120,6 +165,8 @@ class Engine:
     ) -> Tokenized:
         """Token ids of ``prefix + text`` per text and the leading tokens pooling skips."""
         max_length = self.max_input_length
+        if not truncate:
+            self.check_length(texts, prefix, field_name)
         try:
             ids, skips = self.encoder._tokenize(texts, prefix, max_length, truncate, side=direction)
         except InvalidArgumentError as exc:
@@ -129,7 +176,12 @@ class Engine:
         return Tokenized(ids, skips, chars=sum(len(prefix) + len(t) for t in texts))
 
     def tokens(self, text: str, prefix: str, *, add_special_tokens: bool, truncate: bool) -> TokenizedText:
-        """Every token of ``prefix + text`` with its piece, character offsets and pooling flag."""
+        """Every token of ``prefix + text`` with its piece, character offsets and pooling flag.
+
+        Without ``truncate`` an input over ``max_input_length`` tokens is rejected (INVALID_ARGUMENT).
+        """
+        if not truncate:
+            self.check_length([text], prefix, indexed=False)
         enc = self.encoder
         tok = enc.tokenizer
         full = prefix + text
@@ -144,6 +196,12 @@ class Engine:
             verbose=False,
         )
         ids: list[int] = out["input_ids"]
+        if not truncate and len(ids) > self.max_input_length:
+            raise InvalidArgumentError(
+                "inputs",
+                f"has {len(ids)} tokens, more than max_input_length={self.max_input_length}; "
+                "a longer input cannot be embedded untruncated either",
+            )
         special: list[int] = out["special_tokens_mask"]
         if not add_special_tokens:
             special = [1 if t in tok.all_special_ids else 0 for t in ids]

@@ -2,7 +2,9 @@
 admission control, error mapping to gRPC status codes, metrics, and ordered bidirectional streams.
 
 Every RPC of our services goes through :class:`Guard`; health and reflection are registered
-separately and stay open.
+separately and stay open. Unary methods are served as client-streaming handlers (the same bytes on
+the wire): gRPC refuses a message over ``max_message_bytes`` before a unary handler would run, so
+that refusal could not be counted; a client-streaming handler runs and sees no message.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from google.protobuf.message import DecodeError
 
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.serve.metrics import ServeMetrics
+from youtu_embedding.serve.pipeline import Backlog, Overloaded, stream_reservation
 from youtu_embedding.serve.scheduler import BackendError, JobDropped
 
 logger = logging.getLogger(__name__)
@@ -70,6 +73,8 @@ def to_service_error(exc: BaseException) -> ServiceError | None:
         return exc
     if isinstance(exc, InvalidArgumentError):
         return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    if isinstance(exc, Overloaded):
+        return ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
     if isinstance(exc, JobDropped):
         code = {
             "deadline_exceeded": grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -84,8 +89,16 @@ def to_service_error(exc: BaseException) -> ServiceError | None:
 class Guard:
     """Authentication, readiness, admission control, error mapping and metrics around each RPC."""
 
-    def __init__(self, metrics: ServeMetrics, *, api_key: str | None, max_concurrent_requests: int) -> None:
+    def __init__(
+        self,
+        metrics: ServeMetrics,
+        *,
+        api_key: str | None,
+        max_concurrent_requests: int,
+        max_message_bytes: int | None = None,
+    ) -> None:
         self.metrics = metrics
+        self.max_message_bytes = max_message_bytes
         self._expected = f"Bearer {api_key}".encode() if api_key else None
         self.max_concurrent_requests = max_concurrent_requests
         self.in_flight = 0
@@ -97,12 +110,18 @@ class Guard:
         if self._expected is None:
             return
         values = [v for k, v in (context.invocation_metadata() or ()) if k == "authorization"]
-        if not values:
+        self.check_authorization(values[0] if values else None, "metadata")
+
+    def check_authorization(self, value: str | bytes | None, carrier: str = "metadata") -> None:
+        """Check one ``authorization`` value (gRPC metadata or an HTTP header) against the API key."""
+        if self._expected is None:
+            return
+        if value is None:
             raise ServiceError(
                 grpc.StatusCode.UNAUTHENTICATED,
-                "authorization: missing; send 'authorization: Bearer <api key>' metadata",
+                f"authorization: missing; send 'authorization: Bearer <api key>' {carrier}",
             )
-        value = values[0].encode() if isinstance(values[0], str) else values[0]
+        value = value.encode() if isinstance(value, str) else value
         if not hmac.compare_digest(value, self._expected):
             raise ServiceError(grpc.StatusCode.UNAUTHENTICATED, "authorization: invalid API key")
 
@@ -114,7 +133,8 @@ class Guard:
 
     @contextmanager
     def admit(self) -> Any:
-        """Count one request in flight; beyond ``max_concurrent_requests``: RESOURCE_EXHAUSTED at once."""
+        """Count one RPC in flight (a stream counts once); beyond ``max_concurrent_requests``:
+        RESOURCE_EXHAUSTED at once."""
         if self.in_flight >= self.max_concurrent_requests:
             raise ServiceError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -143,11 +163,14 @@ class Guard:
 
     def unary(
         self, api: str, method: str, fn: Callable[[Any, Any], Awaitable[Any]], *, admit: bool, need_ready: bool = True
-    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
-        async def handler(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    ) -> Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], Awaitable[Any]]:
+        """A unary method's handler, in client-streaming form (see the module docstring)."""
+
+        async def handler(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
             start = time.perf_counter()
             self.metrics.requests.labels(api=api, method=method).inc()
             try:
+                request = await self._one_message(requests, context)
                 self.check_auth(context)
                 check_message(request)
                 if need_ready:
@@ -168,6 +191,23 @@ class Guard:
 
         return handler
 
+    async def _one_message(self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+        """The single request message of a unary call."""
+        request: Any = None
+        async for message in requests:
+            if request is not None:
+                raise ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "request: a unary method takes one message")
+            request = message
+        if request is None:
+            if context.cancelled():
+                raise asyncio.CancelledError()
+            # gRPC refused the message as too large (its status has reached the client already).
+            raise ServiceError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"request: no message received; messages over max_message_bytes={self.max_message_bytes} are refused",
+            )
+        return request
+
     def stream(
         self, api: str, method: str, fn: Callable[[AsyncIterator[Any], Any], AsyncIterator[Any]]
     ) -> Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], AsyncIterator[Any]]:
@@ -177,8 +217,9 @@ class Guard:
             try:
                 self.check_auth(context)
                 self.check_ready()
-                async for response in fn(requests, context):
-                    yield response
+                with self.admit():
+                    async for response in fn(requests, context):
+                        yield response
             except asyncio.CancelledError:
                 self.metrics.failures.labels(api=api, method=method, reason="cancelled").inc()
                 raise
@@ -211,23 +252,41 @@ class Guard:
         requests: AsyncIterator[Any],
         process: Callable[[Any], Awaitable[Any]],
         window: int,
+        *,
+        backlog: Backlog | None = None,
+        chars: Callable[[Any], int] | None = None,
     ) -> AsyncIterator[Any]:
-        """Process stream messages concurrently (each admitted as its own request), answer in order.
+        """Process stream messages concurrently, answer in order.
 
-        At most ``window`` messages are unanswered before reading pauses; closing or cancelling the
-        stream cancels the outstanding work (queued jobs are then dropped before inference).
+        The stream was admitted as one RPC; its messages are not refused for load, they are read
+        more slowly: reading pauses while ``window`` messages are unanswered, and while the next
+        message's ``chars(message)`` characters do not fit in the tokenisation ``backlog``.
+        Closing or cancelling the stream cancels the outstanding work (queued jobs are then
+        dropped before inference).
         """
         pending: asyncio.Queue[asyncio.Task[Any] | None] = asyncio.Queue(maxsize=window)
 
         async def one(message: Any) -> Any:
-            check_message(message)
-            with self.admit():
+            try:
+                check_message(message)
                 return await process(message)
+            finally:
+                reservation = stream_reservation.get()
+                if reservation is not None:
+                    reservation.release()
 
         async def reader() -> None:
             try:
                 async for message in requests:
-                    await pending.put(asyncio.ensure_future(one(message)))
+                    reservation = None
+                    if backlog is not None and chars is not None and not isinstance(message, Malformed):
+                        reservation = await backlog.wait(chars(message))
+                    token = stream_reservation.set(reservation)
+                    try:
+                        task = asyncio.ensure_future(one(message))  # the task copies the reservation
+                    finally:
+                        stream_reservation.reset(token)
+                    await pending.put(task)
             finally:
                 await pending.put(None)
 
@@ -265,12 +324,10 @@ def generic_handler(
         }
         if method.client_streaming and method.server_streaming:
             handlers[method.name] = grpc.stream_stream_rpc_method_handler(fn, **kwargs)
-        elif method.client_streaming:
-            handlers[method.name] = grpc.stream_unary_rpc_method_handler(fn, **kwargs)
         elif method.server_streaming:
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(fn, **kwargs)
-        else:
-            handlers[method.name] = grpc.unary_unary_rpc_method_handler(fn, **kwargs)
+        else:  # unary methods too (Guard.unary handlers take the request stream)
+            handlers[method.name] = grpc.stream_unary_rpc_method_handler(fn, **kwargs)
     return grpc.method_handlers_generic_handler(service.full_name, handlers)
 
 

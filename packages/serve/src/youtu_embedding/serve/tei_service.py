@@ -42,6 +42,11 @@ def _metadata(result: Result) -> pb.Metadata:
     )
 
 
+def _chars(request: Any) -> int:
+    """Backlog cost of a stream message: characters of its input (token ids for Decode)."""
+    return len(request.ids) if isinstance(request, pb.DecodeRequest) else len(request.inputs)
+
+
 class TeiServices:
     """``tei.v1.Info``, ``tei.v1.Embed``, ``tei.v1.Tokenize`` (+ UNIMPLEMENTED ``Predict``/``Rerank``)."""
 
@@ -88,7 +93,11 @@ class TeiServices:
     ) -> Callable[[AsyncIterator[Any], grpc.aio.ServicerContext], AsyncIterator[Any]]:
         async def stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async for response in self.guard.ordered(
-                requests, lambda r: fn(r, context), self.settings.max_stream_pending
+                requests,
+                lambda r: fn(r, context),
+                self.settings.max_stream_pending,
+                backlog=self._p.backlog,
+                chars=_chars,
             ):
                 yield response
 
@@ -100,7 +109,10 @@ class TeiServices:
         engine.check_inputs([request.inputs], "inputs")
         prefix = engine.resolve_prefix(prompt_name=_opt(request, "prompt_name"))
         result = await self._p.in_tokenizer(
-            engine.tokens, request.inputs, prefix, add_special_tokens=request.add_special_tokens, truncate=False
+            lambda worker: worker.tokens(
+                request.inputs, prefix, add_special_tokens=request.add_special_tokens, truncate=False
+            ),
+            chars=len(prefix) + len(request.inputs),
         )
         return pb.EncodeResponse(
             tokens=[
@@ -110,9 +122,12 @@ class TeiServices:
         )
 
     async def _decode(self, request: pb.DecodeRequest, context: grpc.aio.ServicerContext) -> pb.DecodeResponse:
-        engine = self._p.engine
+        ids = list(request.ids)
+        limit = self._p.engine.max_input_length
+        if len(ids) > limit:
+            raise InvalidArgumentError("ids", f"has {len(ids)} token ids, more than max_input_length={limit}")
         text = await self._p.in_tokenizer(
-            engine.decode, list(request.ids), skip_special_tokens=request.skip_special_tokens
+            lambda worker: worker.decode(ids, skip_special_tokens=request.skip_special_tokens), chars=len(ids)
         )
         return pb.DecodeResponse(text=text)
 
@@ -131,7 +146,7 @@ class TeiServices:
             max_batch_tokens=s.max_batch_tokens,
             max_batch_requests=s.max_batch_requests,
             max_client_batch_size=s.max_client_batch_size,
-            tokenization_workers=1,
+            tokenization_workers=self._p.tokenizers.workers,
         )
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:

@@ -36,7 +36,9 @@ class ServerProcess:
     def __init__(self, model: str | Path, log_dir: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
+        self.http_port = free_port()
         self.target = f"127.0.0.1:{self.port}"
+        self.http_url = f"http://127.0.0.1:{self.http_port}"
         self.log_path = log_dir / f"server-{self.port}.log"
         cmd = [
             *youtu_embed_command(),
@@ -47,6 +49,8 @@ class ServerProcess:
             str(self.port),
             "--metrics-port",
             str(self.metrics_port),
+            "--http-port",
+            str(self.http_port),
             "--device",
             "cpu",
             *extra,

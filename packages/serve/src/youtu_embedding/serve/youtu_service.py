@@ -12,7 +12,8 @@ import numpy as np
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.serve._generated import embedding_pb2 as pb
 from youtu_embedding.serve.config import ServeSettings
-from youtu_embedding.serve.engine import LEFT, RIGHT
+from youtu_embedding.serve.engine import LEFT, RIGHT, Engine
+from youtu_embedding.serve.long_documents import parse_options, run_long
 from youtu_embedding.serve.pipeline import Pipeline, Result, pack
 from youtu_embedding.serve.rpc import Guard, generic_handler
 
@@ -38,6 +39,17 @@ def _opt(message: Any, name: str) -> Any:
     return getattr(message, name) if message.HasField(name) else None
 
 
+def _truncate_of(request: pb.EmbedRequest) -> bool:
+    """``long_inputs`` TRUNCATE/ERROR override ``truncate``; DEFAULT follows it."""
+    if request.long_inputs not in pb.LongInputs.values():
+        raise InvalidArgumentError("long_inputs", f"unknown value {request.long_inputs}", pb.LongInputs.keys())
+    if request.long_inputs == pb.LONG_INPUTS_TRUNCATE:
+        return True
+    if request.long_inputs == pb.LONG_INPUTS_ERROR:
+        return False
+    return request.truncate
+
+
 def _usage(result: Result) -> pb.Usage:
     tokens = result.tokenized.tokens
     return pb.Usage(prompt_tokens=tokens, total_tokens=tokens, compute_chars=result.tokenized.chars)
@@ -50,6 +62,32 @@ def _timing(result: Result) -> pb.Timing:
         queue_time_ns=result.queue_ns,
         inference_time_ns=result.inference_ns,
     )
+
+
+def _check_ranges(values: Any, dimensions: int) -> np.ndarray:
+    """int8 calibration ranges as a (2, dimensions) array: finite, and min <= max in every dimension."""
+    ranges = np.asarray(values, dtype=np.float32).reshape(2, dimensions)
+    bad = np.flatnonzero(~np.isfinite(ranges).all(axis=0))
+    if bad.size:
+        d = int(bad[0])
+        raise InvalidArgumentError(
+            "int8_ranges",
+            f"dimension {d} has a non-finite bound (min {ranges[0, d]}, max {ranges[1, d]}); send finite numbers",
+        )
+    inverted = np.flatnonzero(ranges[0] > ranges[1])
+    if inverted.size:
+        d = int(inverted[0])
+        raise InvalidArgumentError(
+            "int8_ranges",
+            f"dimension {d} has min {ranges[0, d]} > max {ranges[1, d]}; the first {dimensions} values are the "
+            f"minima, the next {dimensions} the maxima",
+        )
+    return ranges
+
+
+def _chars(request: Any) -> int:
+    """Characters of a request's texts, counted in the tokenisation backlog while a stream waits."""
+    return sum(len(t) for t in request.inputs)
 
 
 class EmbeddingService:
@@ -88,7 +126,7 @@ class EmbeddingService:
                     raise InvalidArgumentError(
                         "int8_ranges", f"needs 2 x dimensions = {2 * dimensions} values, got {len(request.int8_ranges)}"
                     )
-                ranges = np.asarray(request.int8_ranges, dtype=np.float32).reshape(2, dimensions)
+                ranges = _check_ranges(request.int8_ranges, dimensions)
             elif len(inputs) < 2:
                 raise InvalidArgumentError(
                     "int8_ranges", "int8 of a single input needs calibration ranges (2 x dimensions values)"
@@ -96,7 +134,10 @@ class EmbeddingService:
         elif request.int8_ranges:
             raise InvalidArgumentError("int8_ranges", "only applies to ENCODING_INT8_BYTES")
         direction = LEFT if request.truncation_direction == pb.TRUNCATION_DIRECTION_LEFT else RIGHT
-        result = await self._p.run(inputs, prefix, context, truncate=request.truncate, direction=direction)
+        truncate = _truncate_of(request)
+        if request.HasField("chunking") or request.long_inputs == pb.LONG_INPUTS_CHUNK:
+            return await self._embed_long(request, context, inputs, prefix, dimensions, encoding, ranges)
+        result = await self._p.run(inputs, prefix, context, truncate=truncate, direction=direction)
         emb = engine.finish(result.rows, dimensions=dimensions, normalize=_opt(request, "normalize"))
         if encoding is None:
             embeddings = [pb.Embedding(values=row) for row in emb]
@@ -111,6 +152,68 @@ class EmbeddingService:
             model=engine.encoder.loaded.model_id,
         )
 
+    async def _embed_long(
+        self,
+        request: pb.EmbedRequest,
+        context: grpc.aio.ServicerContext,
+        inputs: list[str],
+        prefix: str,
+        dimensions: int,
+        encoding: str | None,
+        ranges: np.ndarray | None,
+    ) -> pb.EmbedResponse:
+        """``long_inputs = LONG_INPUTS_CHUNK`` or ``chunking``: windows of whole inputs (serve.long_documents)."""
+        engine = self._p.engine
+        chunking = request.chunking if request.HasField("chunking") else None
+        if chunking is not None and request.long_inputs not in (pb.LONG_INPUTS_DEFAULT, pb.LONG_INPUTS_CHUNK):
+            raise InvalidArgumentError("long_inputs", "chunking windows whole inputs; leave it unset or CHUNK")
+        if chunking is not None and not chunking.chunker:
+            raise InvalidArgumentError("chunking.chunker", "is empty; name a chunker (ListPlugins.chunkers)")
+        result = await run_long(
+            self._p,
+            inputs,
+            prefix,
+            context,
+            overlap=request.overlap,
+            chunker=chunking.chunker if chunking is not None else None,
+            chunker_options=parse_options(chunking.options) if chunking is not None else None,
+            naive=bool(chunking.naive) if chunking is not None else False,
+        )
+        normalize = _opt(request, "normalize")
+
+        def encoded(vectors: np.ndarray) -> list[pb.Embedding]:
+            emb = engine.finish(vectors, dimensions=dimensions, normalize=normalize)
+            if encoding is None:
+                return [pb.Embedding(values=row) for row in emb]
+            return [pb.Embedding(packed=data) for data in pack(emb, encoding, ranges=ranges)]
+
+        job = result.job
+        response = pb.EmbedResponse(
+            dimensions=dimensions,
+            encoding=request.encoding,
+            usage=pb.Usage(prompt_tokens=job.tokens, total_tokens=job.tokens, compute_chars=job.chars),
+            timing=pb.Timing(
+                total_time_ns=result.total_ns,
+                tokenization_time_ns=job.tokenization_ns,
+                queue_time_ns=result.queue_ns,
+                inference_time_ns=result.inference_ns,
+            ),
+            model=engine.encoder.loaded.model_id,
+        )
+        if job.spans is None:
+            response.embeddings.extend(encoded(np.stack(result.vectors)))
+            return response
+        for text, spans, tokens, vectors in zip(inputs, job.spans, job.chunk_tokens, result.vectors, strict=True):
+            response.chunked.append(
+                pb.ChunkedInput(
+                    chunks=[
+                        pb.Chunk(embedding=e, start=a, end=b, text=text[a:b], tokens=n)
+                        for e, (a, b), n in zip(encoded(vectors), spans, tokens, strict=True)
+                    ]
+                )
+            )
+        return response
+
     async def Embed(self, request: pb.EmbedRequest, context: grpc.aio.ServicerContext) -> pb.EmbedResponse:
         return await self._embed(request, context)
 
@@ -118,7 +221,11 @@ class EmbeddingService:
         self, requests: AsyncIterator[pb.EmbedRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.EmbedResponse]:
         async for response in self.guard.ordered(
-            requests, lambda r: self._embed(r, context), self.settings.max_stream_pending
+            requests,
+            lambda r: self._embed(r, context),
+            self.settings.max_stream_pending,
+            backlog=self._p.backlog,
+            chars=_chars,
         ):
             yield response
 
@@ -183,12 +290,12 @@ class EmbeddingService:
             prompt_name=_opt(request, "prompt_name"), instruction=_opt(request, "instruction")
         )
 
-        def run() -> list[Any]:
+        def run(worker: Engine) -> list[Any]:
             return [
-                engine.tokens(t, prefix, add_special_tokens=request.add_special_tokens, truncate=True) for t in inputs
+                worker.tokens(t, prefix, add_special_tokens=request.add_special_tokens, truncate=True) for t in inputs
             ]
 
-        tokenized = await self._p.in_tokenizer(run)
+        tokenized = await self._p.in_tokenizer(run, chars=sum(len(prefix) + len(t) for t in inputs))
         return pb.TokenizeResponse(
             inputs=[
                 pb.TokenizedInput(
@@ -227,13 +334,15 @@ class EmbeddingService:
                 max_client_batch_size=s.max_client_batch_size,
                 max_input_length=engine.max_input_length,
                 max_message_bytes=s.max_message_bytes,
-                tokenization_workers=1,
+                tokenization_workers=self._p.tokenizers.workers,
+                max_document_tokens=engine.max_document_tokens,
             ),
         )
 
     async def ListPlugins(
         self, request: pb.ListPluginsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListPluginsResponse:
+        from youtu_embedding.core.chunking import available_chunkers
         from youtu_embedding.core.plugins import get_registry
 
         registry = get_registry()
@@ -248,6 +357,7 @@ class EmbeddingService:
             ],
             pooling_strategies=sorted(registry.collect("register_pooling_strategies")),
             instruction_templates=sorted(registry.collect("register_instruction_templates")),
+            chunkers=available_chunkers(),
         )
 
     def handler(self) -> grpc.GenericRpcHandler:

@@ -1,4 +1,4 @@
-"""``youtu-embed export``: added to the core CLI through the ``register_commands`` plugin hook."""
+"""``youtu-embed export`` (registered by name by :mod:`youtu_embedding.st.plugin`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from youtu_embedding.core.hookspecs import hookimpl
 
 VERIFY_TEXTS = (
     "What's the weather like?",
@@ -77,9 +75,3 @@ def _verify(path: Path) -> float:
     if worst > 1e-4:
         raise ValueError(f"export check failed: core and sentence-transformers differ by {worst:.2e}")
     return worst
-
-
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    """Add ``export`` to the ``youtu-embed`` app."""
-    app.command("export")(export)

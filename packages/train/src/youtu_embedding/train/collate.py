@@ -18,9 +18,8 @@ from typing import Any
 import torch
 
 from youtu_embedding.core.prompts import offset_prefix_tokens
+from youtu_embedding.train.config import TRAINING_PREFIX
 from youtu_embedding.train.data import Text
-
-TRAINING_PREFIX = "Instruction: {task_instruction} Query: "
 
 
 def render_prefix(text: Text, template: str = TRAINING_PREFIX) -> str:

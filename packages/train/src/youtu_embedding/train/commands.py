@@ -1,4 +1,4 @@
-"""CLI commands of the train package, added to ``youtu-embed`` through the ``register_commands`` hook.
+"""CLI commands of the train package (registered by name by :mod:`youtu_embedding.train.plugin`).
 
 * ``youtu-embed train [CONFIG] [--option value ...]``: every :class:`TrainConfig` field is also a flag
   (``--learning-rate 1e-4``, ``--lora`` / ``--no-lora``, ``--data a.jsonl --data b/``,
@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from youtu_embedding.core.hookspecs import hookimpl
 
 USAGE_ERROR = 2
 
@@ -216,16 +214,14 @@ def convert_command(
     typer.echo(f"wrote {report.written} item(s) to {output}{extra}", err=True)
 
 
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    """Add ``train``, ``merge`` and ``train-data`` to ``youtu-embed``."""
-    app.command(
-        "train",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-        epilog=_options_help(),
-    )(train_command)
-    app.command("merge")(merge_command)
-    app.add_typer(data_app, name="train-data")
+#: ``youtu-embed train`` (its flags are the TrainConfig fields, listed in the epilog); loaded on use
+#: by the plugin module :mod:`youtu_embedding.train.plugin`.
+train_app = typer.Typer(add_completion=False)
+train_app.command(
+    "train",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog=_options_help(),
+)(train_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,9 @@ import tomllib
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from youtu_embedding.train.collate import TRAINING_PREFIX
+#: The CoDiEmb training prefix (collate renders it); defined here so that the config, and with it
+#: ``youtu-embed train --help``, does not import torch.
+TRAINING_PREFIX = "Instruction: {task_instruction} Query: "
 
 
 class ConfigError(ValueError):

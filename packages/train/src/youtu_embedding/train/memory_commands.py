@@ -1,6 +1,6 @@
 """``youtu-embed train-memory``: per-GPU memory estimate of a training step (computed, not measured).
 
-Registered through the ``register_commands`` hook (entry point ``train_memory``); also runnable as
+Registered by name by :mod:`youtu_embedding.train.plugin`; also runnable as
 ``python -m youtu_embedding.train.memory_commands``.
 """
 
@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from youtu_embedding.core.hookspecs import hookimpl
 
 USAGE_ERROR = 2
 
@@ -158,12 +156,6 @@ def train_memory_command(
     if fits is not None:
         console.print(f"largest step that fits in {gpu_memory:g} GiB: {fits} texts x {est.max_length} tokens")
     console.print("Allocator fragmentation is not modelled: keep 10-20% headroom.")
-
-
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    """Add ``train-memory`` to ``youtu-embed``."""
-    app.command("train-memory")(train_memory_command)
 
 
 def main() -> None:

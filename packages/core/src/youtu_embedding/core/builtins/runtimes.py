@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from youtu_embedding.core.errors import InvalidArgumentError
-from youtu_embedding.core.fastpaths import QUANTIZATION_CHOICES, quantize_int8
 from youtu_embedding.core.hookspecs import hookimpl
 from youtu_embedding.core.runtimes import Runtime, RuntimeModel
 
@@ -18,6 +17,8 @@ def prepare_torch(loaded: LoadedModel, *, quantization: str | None, options: dic
     if options:
         raise InvalidArgumentError("runtime_options", f"the torch runtime takes no options, got {sorted(options)}")
     if quantization == "int8":
+        from youtu_embedding.core.fastpaths import quantize_int8
+
         loaded.model = quantize_int8(loaded.model, loaded.device)  # type: ignore[assignment]
 
     def run(**inputs: Any) -> Any:
@@ -30,7 +31,7 @@ TORCH_RUNTIME = Runtime(
     "torch",
     "PyTorch eager (inference mode, SDPA attention); int8: dynamic quantisation of linear layers",
     prepare_torch,
-    quantizations=QUANTIZATION_CHOICES,
+    quantizations=("int8",),  # fastpaths.QUANTIZATION_CHOICES (that module imports torch)
 )
 
 

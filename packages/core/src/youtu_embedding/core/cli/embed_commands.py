@@ -25,32 +25,27 @@ from youtu_embedding.core.cli.io import (
     snippet,
 )
 from youtu_embedding.core.cli.options import (
-    AllowPickleOption,
-    AttentionOption,
-    BatchSizeOption,
-    DeviceOption,
-    DType,
-    DTypeOption,
+    ChunkerOption,
+    ChunkerOptionsOption,
     InstructionOption,
     JsonOption,
-    MaxLengthOption,
-    ModelOption,
-    PoolingOption,
+    LongInputsOption,
+    NaiveOption,
+    OverlapOption,
     PromptNameOption,
-    QuantizationOption,
-    RuntimeOption,
-    RuntimeOptionsOption,
     TaskOption,
     TemplateOption,
-    TrustRemoteCodeOption,
-    load_encoder,
+    encoder_options,
+    parse_chunker_options,
     prompt_kwargs,
     stderr_line,
 )
+from youtu_embedding.core.spec import EncoderSpec
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from youtu_embedding.core.embedding_cache import EmbeddingCache
     from youtu_embedding.core.encoder import Encoder
 
 
@@ -72,71 +67,113 @@ def _encode_records(encoder: Encoder, records: list[Record], method: str = "enco
         ) from None
 
 
+def _encode_records_cached(
+    encoder: Encoder, records: list[Record], cache: EmbeddingCache | None, method: str, **kwargs: Any
+) -> np.ndarray:
+    """:func:`_encode_records` through the embeddings cache: only texts not cached are embedded.
+
+    The key's prefix is the encode method and its options, so that another prompt never reuses
+    a vector; the model and its settings are in the cache's fingerprint.
+    """
+    from youtu_embedding.core.embedding_cache import encode_cached
+
+    options = {key: value for key, value in kwargs.items() if key != "show_progress"}
+    prefix = json.dumps({"method": method, **options}, sort_keys=True, default=str)
+    by_text = {r.text: r for r in reversed(records)}  # the first record of a text, for error locations
+    return encode_cached(
+        cache,
+        [r.text for r in records],
+        prefix,
+        lambda texts: _encode_records(encoder, [by_text[t] for t in texts], method, **kwargs),
+    )
+
+
+def _search_cache(encoder: Encoder, spec: EncoderSpec, cache_dir: Path | None) -> EmbeddingCache:
+    from youtu_embedding.core.embedding_cache import EmbeddingCache, default_cache_dir, model_fingerprint
+
+    path = Path(cache_dir or default_cache_dir("search")) / "embeddings.sqlite"
+    return EmbeddingCache(path, model_fingerprint(encoder, extra={"runtime_options": spec.runtime_options}))
+
+
+@encoder_options()
 def encode(
-    model: ModelOption,
+    spec: EncoderSpec,
     input_file: Annotated[Path, typer.Option("--input", "-i", help="Texts: .txt (one per line), .jsonl or .csv.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Embeddings: .npy (rows in input order) or .jsonl.")],
     prompt_name: PromptNameOption = None,
     instruction: InstructionOption = None,
     task: TaskOption = None,
     template: TemplateOption = None,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    batch_size: BatchSizeOption = None,
-    max_length: MaxLengthOption = None,
     precision: Annotated[
         str, typer.Option("--precision", help="float32, float16, int8, uint8, binary or ubinary.")
     ] = "float32",
     truncate_dim: Annotated[int | None, typer.Option("--truncate-dim", help="Keep the first N dimensions.")] = None,
-    pooling: PoolingOption = None,
-    no_normalize: Annotated[bool, typer.Option("--no-normalize", help="Do not L2-normalise the embeddings.")] = False,
     no_truncate: Annotated[
         bool, typer.Option("--no-truncate", help="Fail on texts longer than max_length instead of cutting them.")
     ] = False,
     text_field: Annotated[str, typer.Option("--text-field", help="JSON field / CSV column of the text.")] = "text",
     skip_empty: Annotated[bool, typer.Option("--skip-empty", help="Skip blank lines (and report how many).")] = False,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="Texts read, embedded and written per step (bounds memory).")
     ] = 8192,
-    quantization: QuantizationOption = None,
-    runtime: RuntimeOption = "torch",
-    runtime_option: RuntimeOptionsOption = None,
+    long_inputs: LongInputsOption = None,
+    overlap: OverlapOption = 0,
+    chunker: ChunkerOption = None,
+    chunker_option: ChunkerOptionsOption = None,
+    naive: NaiveOption = False,
 ) -> None:
     """Embed the texts of a file and write the embeddings (rows in input order).
 
     The file is read and embedded chunk by chunk (``--chunk-size`` texts), and the output written
     incrementally, so memory does not grow with the corpus. For int8/uint8 output the quantisation
-    ranges are calibrated on the first chunk and shared by all chunks.
+    ranges are calibrated on the first chunk and shared by all chunks. ``--long-inputs chunk``
+    embeds an over-length text in windows combined into one vector; ``--chunker NAME`` writes one
+    JSONL line per chunk of each text (late chunking, or ``--naive``), with its span and text.
     """
+    from youtu_embedding.core.errors import InvalidArgumentError
     from youtu_embedding.core.quantization import check_precision
     from youtu_embedding.core.streaming import chunked
 
     start = time.perf_counter()
     check_output_path(output)
     check_precision(precision)
+    chunker_options = parse_chunker_options(chunker_option)
+    if chunker is None and (chunker_options or naive):
+        raise InvalidArgumentError("chunker", "--chunker-option and --naive need --chunker")
+    if chunker is not None:
+        if output.suffix.lower() != ".jsonl":
+            raise InvalidArgumentError("output", f"--chunker writes one JSONL line per chunk; '{output}' is not .jsonl")
+        if precision != "float32" or long_inputs is not None:
+            raise InvalidArgumentError("chunker", "--chunker takes neither --precision nor --long-inputs")
+        from youtu_embedding.core.late_chunking import resolve_chunker
+
+        resolve_chunker(chunker, chunker_options)  # fail on a bad name or option before loading the model
     read = ReadResult([])
     records = iter_records(input_file, text_field=text_field, empty="skip" if skip_empty else "error", result=read)
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
-    encoder = load_encoder(
-        model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        batch_size=batch_size,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-        quantization=quantization,
-        runtime=runtime,
-        runtime_options=runtime_option,
-    )
-    options: dict[str, Any] = dict(
-        truncate=not no_truncate, normalize=False if no_normalize else None, truncate_dim=truncate_dim, **prompts
-    )
+    encoder = spec.build()
+    if chunker is not None:
+        texts, chunks = _encode_chunk_rows(
+            encoder,
+            records,
+            output,
+            chunk_size,
+            dict(
+                chunker=chunker,
+                chunker_options=chunker_options,
+                late=not naive,
+                overlap=overlap,
+                truncate_dim=truncate_dim,
+                show_progress=False,
+                **prompts,
+            ),
+        )
+        elapsed = time.perf_counter() - start
+        stderr_line(f"encoded {texts} texts ({chunks} chunks) from {input_file} -> {output} in {elapsed:.2f}s")
+        return
+    options: dict[str, Any] = dict(truncate=not no_truncate, truncate_dim=truncate_dim, **prompts)
+    if long_inputs is not None:
+        options.update(long_inputs=long_inputs.value, overlap=overlap)
     writer = EmbeddingWriter(output)
     out_dtype: Any = None
     width = truncate_dim or encoder.dimension
@@ -160,6 +197,37 @@ def encode(
         f"encoded {writer.rows} texts from {input_file} -> {output} "
         f"(shape {writer.rows}x{width}, {out_dtype or 'float32'}) in {time.perf_counter() - start:.2f}s"
     )
+
+
+def _encode_chunk_rows(
+    encoder: Encoder, records: Any, output: Path, chunk_size: int, options: dict[str, Any]
+) -> tuple[int, int]:
+    """One JSONL line per chunk: index/id of the text, chunk number, character span, text, tokens, embedding."""
+    from youtu_embedding.core.streaming import chunked
+
+    partial = output.with_name(output.name + ".partial")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    index = chunks = 0
+    try:
+        with partial.open("w", encoding="utf-8") as handle, progress_bar(desc="Encoding", unit="text") as bar:
+            for block in chunked(records, chunk_size):
+                docs = _encode_records(encoder, block, "encode_chunks", **options)
+                for record, doc in zip(block, docs, strict=True):
+                    for k, ((a, b), text, tokens, row) in enumerate(
+                        zip(doc.spans, doc.texts, doc.tokens, doc.embeddings, strict=True)
+                    ):
+                        item: dict[str, Any] = {"index": index}
+                        if record.id is not None:
+                            item["id"] = record.id
+                        item.update(chunk=k, start=a, end=b, text=text, tokens=tokens, embedding=row.tolist())
+                        handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+                    index, chunks = index + 1, chunks + len(doc)
+                bar.update(len(block))
+        partial.replace(output)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return index, chunks
 
 
 def quantize(floats: np.ndarray, precision: str, options: dict[str, Any]) -> np.ndarray:
@@ -207,8 +275,9 @@ def _similarity_sides(
     return left, right, True
 
 
+@encoder_options()
 def similarity(
-    model: ModelOption,
+    spec: EncoderSpec,
     texts: Annotated[
         list[str] | None, typer.Argument(help="Two texts to compare (symmetric).", show_default=False)
     ] = None,
@@ -224,13 +293,6 @@ def similarity(
         str | None, typer.Option("--fn", help="cosine, dot, euclidean or manhattan (default: the model's).")
     ] = None,
     as_json: JsonOption = False,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    pooling: PoolingOption = None,
-    max_length: MaxLengthOption = None,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
 ) -> None:
     """Score queries against documents (--query/--document, or files), or two texts against each other.
 
@@ -239,16 +301,7 @@ def similarity(
     """
     left, right, paired = _similarity_sides(texts, query, document, queries, documents)
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
-    encoder = load_encoder(
-        model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-    )
+    encoder = spec.build()
     if paired:
         a = _encode_records(encoder, left, "encode_queries", **prompts)
         b = _encode_records(encoder, right, "encode_documents")
@@ -286,9 +339,10 @@ def _top_k(scores: np.ndarray, k: int) -> list[list[int]]:
     return [list(np.argsort(-row, kind="stable")[:k]) for row in scores]
 
 
+@encoder_options()
 def search(
+    spec: EncoderSpec,
     queries: Annotated[list[str], typer.Argument(help="One or more queries.", show_default=False)],
-    model: ModelOption,
     corpus: Annotated[
         Path, typer.Option("--corpus", "-c", help="A .txt/.jsonl/.csv file or a folder of .txt/.md/.jsonl files.")
     ],
@@ -298,16 +352,24 @@ def search(
     instruction: InstructionOption = None,
     task: TaskOption = None,
     template: TemplateOption = None,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    batch_size: BatchSizeOption = None,
-    max_length: MaxLengthOption = None,
-    pooling: PoolingOption = None,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Embed the corpus again instead of reusing cached embeddings.")
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Embeddings cache folder (default: $YOUTU_EMBED_CACHE/search, else ~/.cache/youtu-embedding/search).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Rank the documents of a corpus for each query (documents: title + text, as mteb embeds BEIR corpora)."""
+    """Rank the documents of a corpus for each query (documents: title + text, as mteb embeds BEIR corpora).
+
+    Document embeddings are cached (keyed by the model, every encoder option, the prompt and each
+    document's text), so searching an unchanged corpus again embeds only the queries; a changed
+    document is embedded again, the others are not.
+    """
     from youtu_embedding.core.errors import InvalidArgumentError
 
     if top_k <= 0:
@@ -318,20 +380,17 @@ def search(
     if not read.records:
         raise InvalidArgumentError("corpus", f"'{corpus}' has no documents")
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
-    encoder = load_encoder(
-        model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        batch_size=batch_size,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-    )
+    encoder = spec.build()
     start = time.perf_counter()
     docs = [Record(r.document_text(), r.id, r.title, r.line, r.source) for r in read.records]
-    doc_emb = _encode_records(encoder, docs, "encode_documents", show_progress=True)
+    cache = None if no_cache else _search_cache(encoder, spec, cache_dir)
+    try:
+        doc_emb = _encode_records_cached(encoder, docs, cache, "encode_documents", show_progress=True)
+    finally:
+        if cache is not None:
+            cache.close()
+    if cache is not None:
+        stderr_line(f"embeddings cache: {cache.hits} hits, {cache.misses} misses ({cache.path})")
     query_emb = _encode_records(encoder, [Record(q, source="QUERY") for q in queries], "encode_queries", **prompts)
     scores = encoder.similarity(query_emb, doc_emb)
     stderr_line(f"searched {len(docs)} documents for {len(queries)} queries in {time.perf_counter() - start:.2f}s")

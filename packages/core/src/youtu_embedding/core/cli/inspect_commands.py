@@ -3,56 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from youtu_embedding.core.cli.options import (
-    AllowPickleOption,
-    AttentionOption,
-    DeviceOption,
-    DType,
-    DTypeOption,
-    JsonOption,
-    MaxLengthOption,
-    ModelOption,
-    PoolingOption,
-    QuantizationOption,
-    RuntimeOption,
-    RuntimeOptionsOption,
-    TrustRemoteCodeOption,
-    load_encoder,
-)
+from youtu_embedding.core.cli.options import JsonOption, encoder_options
+from youtu_embedding.core.spec import EncoderSpec
 
 
-def info(
-    model: ModelOption,
-    as_json: JsonOption = False,
-    attention: AttentionOption = None,
-    dtype: DTypeOption = DType.auto,
-    device: DeviceOption = "auto",
-    pooling: PoolingOption = None,
-    max_length: MaxLengthOption = None,
-    trust_remote_code: TrustRemoteCodeOption = False,
-    allow_pickle: AllowPickleOption = False,
-    quantization: QuantizationOption = None,
-    runtime: RuntimeOption = "torch",
-    runtime_option: RuntimeOptionsOption = None,
-) -> None:
+@encoder_options()
+def info(spec: EncoderSpec, as_json: JsonOption = False) -> None:
     """Load a model and show how it runs: architecture, dimension, max length, backend, dtype, runtime, prompts."""
-    encoder = load_encoder(
-        model,
-        device=device,
-        dtype=dtype,
-        attention=attention,
-        pooling=pooling,
-        max_length=max_length,
-        trust_remote_code=trust_remote_code,
-        allow_pickle=allow_pickle,
-        quantization=quantization,
-        runtime=runtime,
-        runtime_options=runtime_option,
-    )
+    encoder = spec.build()
     details = encoder.info()
     if as_json:
         typer.echo(json.dumps(details, ensure_ascii=False, indent=2))
@@ -72,27 +34,39 @@ def info(
     Console().print(table)
 
 
-def plugins(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def plugins(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Also probe which devices and runtimes this machine can use (slower).")
+    ] = False,
+) -> None:
     """List the plugins, what each provides (pooling, templates, devices, aliases, commands) and the failed ones.
 
-    Exits with code 0 even when a plugin failed: the failure is part of the report.
+    Exits with code 0 even when a plugin failed: the failure is part of the report. Disabled
+    plugins (-p no:NAME, $YOUTU_EMBED_DISABLE_PLUGINS) are listed too.
     """
     from youtu_embedding.core.cli.plugin_report import plugin_report
     from youtu_embedding.core.plugins import get_registry
 
-    report = plugin_report(get_registry(), ctx.find_root().command)
+    report = plugin_report(get_registry(), ctx.find_root().command, probe=check)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     _print_report(report)
 
 
+def _state(item: dict[str, Any]) -> str:
+    if item["available"] is None:
+        return "not probed: --check"
+    return "available" if item["available"] else f"not available: {item.get('reason') or item.get('error')}"
+
+
 def _details(kind: str, item: dict[str, Any]) -> str:
     if kind == "devices":
-        state = "available" if item["available"] else "not available"
-        return f"{state}, priority {item['priority']}" + (f" ({item['error']})" if item.get("error") else "")
+        return f"{_state(item)}, priority {item['priority']}"
     if kind == "runtimes":
-        state = "available" if item["available"] else f"not available: {item.get('reason')}"
+        state = _state(item)
         return f"{item['description']} ({state}; quantization: {', '.join(item['quantizations']) or 'none'})"
     if kind == "aliases":
         return f"-> {item['target']}"
@@ -125,6 +99,8 @@ def _print_report(report: dict[str, Any]) -> None:
         for name, item in report[kind].items():
             provided.add_row(kind, name, item["plugin"] or "?", _details(kind, item))
     console.print(provided)
+    for plugin in report.get("disabled", []):
+        console.print(f"disabled plugin: {plugin['name']} ({plugin['distribution']} {plugin['version']})")
     if not report["failures"]:
         console.print("no failed plugins")
         return

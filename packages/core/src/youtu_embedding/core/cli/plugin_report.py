@@ -2,7 +2,9 @@
 
 :func:`plugin_report` returns plain JSON-ready data: every plugin (distribution, version, builtin,
 hooks), every pooling strategy, template, device backend, alias and command with the plugin that
-provides it, and the failed plugins with their error.
+provides it, and the failed and disabled plugins. Availability of device backends and runtimes
+is probed only with ``probe=True`` (``youtu-embed plugins --check``): probing imports torch and the
+runtimes' packages, which takes seconds, while the listing itself takes a fraction of one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import inspect
 from types import ModuleType
 from typing import Any
 
+from youtu_embedding.core.cli.lazy import LazyCommand
 from youtu_embedding.core.plugins import PluginRegistry
 
 #: Registry hooks and the report section each one fills.
@@ -21,14 +24,15 @@ SECTIONS = {
     "register_device_backends": "devices",
     "register_model_aliases": "aliases",
     "register_runtimes": "runtimes",
+    "register_chunkers": "chunkers",
 }
 
 
-def _pooling(item: Any) -> dict[str, Any]:
+def _pooling(item: Any, probe: bool) -> dict[str, Any]:
     return {"description": item.description}
 
 
-def _template(item: Any) -> dict[str, Any]:
+def _template(item: Any, probe: bool) -> dict[str, Any]:
     return {
         "description": item.description,
         "query_format": item.query_format,
@@ -38,8 +42,10 @@ def _template(item: Any) -> dict[str, Any]:
     }
 
 
-def _device(item: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"description": item.description, "priority": item.priority}
+def _device(item: Any, probe: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"description": item.description, "priority": item.priority, "available": None}
+    if not probe:
+        return entry
     try:
         entry["available"] = bool(item.is_available())
     except Exception as exc:  # a plugin's availability probe must not break the report
@@ -48,8 +54,10 @@ def _device(item: Any) -> dict[str, Any]:
     return entry
 
 
-def _runtime(item: Any) -> dict[str, Any]:
+def _runtime(item: Any, probe: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"description": item.description, "quantizations": list(item.quantizations)}
+    if not probe:
+        return {**entry, "reason": None, "available": None}
     try:
         entry["reason"] = item.unavailable_reason()
     except Exception as exc:  # a plugin's availability probe must not break the report
@@ -58,11 +66,22 @@ def _runtime(item: Any) -> dict[str, Any]:
     return entry
 
 
-def _alias(item: Any) -> dict[str, Any]:
+def _chunker(item: Any, probe: bool) -> dict[str, Any]:
+    return {"description": item.description, "options": {k: repr(v) for k, v in item.options.items()}}
+
+
+def _alias(item: Any, probe: bool) -> dict[str, Any]:
     return {"target": str(item)}
 
 
-_DESCRIBE = {"pooling": _pooling, "templates": _template, "devices": _device, "aliases": _alias, "runtimes": _runtime}
+_DESCRIBE = {
+    "pooling": _pooling,
+    "templates": _template,
+    "devices": _device,
+    "aliases": _alias,
+    "runtimes": _runtime,
+    "chunkers": _chunker,
+}
 
 
 def _plugins_by_module(registry: PluginRegistry) -> dict[str, tuple[str, object]]:
@@ -102,16 +121,23 @@ def command_providers(root_command: Any, registry: PluginRegistry) -> dict[str, 
     """Subcommand name -> the plugin that registered it (the plugin module holding its function)."""
     plugins = _plugins_by_module(registry)
     commands = getattr(root_command, "commands", {}) or {}
-    return {name: _provider_of(_callback(cmd), plugins) for name, cmd in sorted(commands.items())}
+    return {
+        name: cmd.plugin if isinstance(cmd, LazyCommand) else _provider_of(_callback(cmd), plugins)
+        for name, cmd in sorted(commands.items())
+    }
 
 
-def plugin_report(registry: PluginRegistry, root_command: Any | None = None) -> dict[str, Any]:
-    """Plugins, what each provides, and failures, as JSON-ready data."""
+def plugin_report(registry: PluginRegistry, root_command: Any | None = None, *, probe: bool = False) -> dict[str, Any]:
+    """Plugins, what each provides, failures and disabled plugins, as JSON-ready data.
+
+    ``probe``: also ask each device backend and runtime whether this machine can use it
+    (``available`` is None otherwise).
+    """
     report: dict[str, Any] = {"plugins": [], **{section: {} for section in SECTIONS.values()}, "commands": {}}
     provides: dict[str, dict[str, list[str]]] = {}
     for hook, section in SECTIONS.items():
         for key, (provider, item) in sorted(registry.collect(hook).items()):
-            report[section][key] = {"plugin": provider, **_DESCRIBE[section](item)}
+            report[section][key] = {"plugin": provider, **_DESCRIBE[section](item, probe)}
             provides.setdefault(provider, {}).setdefault(section, []).append(key)
     if root_command is not None:
         commands = getattr(root_command, "commands", {}) or {}
@@ -124,4 +150,5 @@ def plugin_report(registry: PluginRegistry, root_command: Any | None = None) -> 
         entry["provides"] = provides.get(info.name, {})
         report["plugins"].append(entry)
     report["failures"] = [{**dataclasses.asdict(f), "message": f.message()} for f in registry.failures]
+    report["disabled"] = [dataclasses.asdict(d) for d in registry.disabled]
     return report

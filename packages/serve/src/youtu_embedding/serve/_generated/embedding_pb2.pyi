@@ -20,6 +20,13 @@ class Encoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENCODING_FLOAT16_BYTES: _ClassVar[Encoding]
     ENCODING_INT8_BYTES: _ClassVar[Encoding]
     ENCODING_BINARY_BYTES: _ClassVar[Encoding]
+
+class LongInputs(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LONG_INPUTS_DEFAULT: _ClassVar[LongInputs]
+    LONG_INPUTS_TRUNCATE: _ClassVar[LongInputs]
+    LONG_INPUTS_ERROR: _ClassVar[LongInputs]
+    LONG_INPUTS_CHUNK: _ClassVar[LongInputs]
 TRUNCATION_DIRECTION_RIGHT: TruncationDirection
 TRUNCATION_DIRECTION_LEFT: TruncationDirection
 ENCODING_FLOAT32_LIST: Encoding
@@ -27,9 +34,13 @@ ENCODING_FLOAT32_BYTES: Encoding
 ENCODING_FLOAT16_BYTES: Encoding
 ENCODING_INT8_BYTES: Encoding
 ENCODING_BINARY_BYTES: Encoding
+LONG_INPUTS_DEFAULT: LongInputs
+LONG_INPUTS_TRUNCATE: LongInputs
+LONG_INPUTS_ERROR: LongInputs
+LONG_INPUTS_CHUNK: LongInputs
 
 class EmbedRequest(_message.Message):
-    __slots__ = ("inputs", "prompt_name", "instruction", "template", "normalize", "truncate", "truncation_direction", "dimensions", "encoding", "int8_ranges")
+    __slots__ = ("inputs", "prompt_name", "instruction", "template", "normalize", "truncate", "truncation_direction", "dimensions", "encoding", "int8_ranges", "long_inputs", "overlap", "chunking")
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     PROMPT_NAME_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +51,9 @@ class EmbedRequest(_message.Message):
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     INT8_RANGES_FIELD_NUMBER: _ClassVar[int]
+    LONG_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    OVERLAP_FIELD_NUMBER: _ClassVar[int]
+    CHUNKING_FIELD_NUMBER: _ClassVar[int]
     inputs: _containers.RepeatedScalarFieldContainer[str]
     prompt_name: str
     instruction: str
@@ -50,7 +64,47 @@ class EmbedRequest(_message.Message):
     dimensions: int
     encoding: Encoding
     int8_ranges: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, inputs: _Optional[_Iterable[str]] = ..., prompt_name: _Optional[str] = ..., instruction: _Optional[str] = ..., template: _Optional[str] = ..., normalize: _Optional[bool] = ..., truncate: _Optional[bool] = ..., truncation_direction: _Optional[_Union[TruncationDirection, str]] = ..., dimensions: _Optional[int] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., int8_ranges: _Optional[_Iterable[float]] = ...) -> None: ...
+    long_inputs: LongInputs
+    overlap: int
+    chunking: Chunking
+    def __init__(self, inputs: _Optional[_Iterable[str]] = ..., prompt_name: _Optional[str] = ..., instruction: _Optional[str] = ..., template: _Optional[str] = ..., normalize: _Optional[bool] = ..., truncate: _Optional[bool] = ..., truncation_direction: _Optional[_Union[TruncationDirection, str]] = ..., dimensions: _Optional[int] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., int8_ranges: _Optional[_Iterable[float]] = ..., long_inputs: _Optional[_Union[LongInputs, str]] = ..., overlap: _Optional[int] = ..., chunking: _Optional[_Union[Chunking, _Mapping]] = ...) -> None: ...
+
+class Chunking(_message.Message):
+    __slots__ = ("chunker", "options", "naive")
+    class OptionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CHUNKER_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    NAIVE_FIELD_NUMBER: _ClassVar[int]
+    chunker: str
+    options: _containers.ScalarMap[str, str]
+    naive: bool
+    def __init__(self, chunker: _Optional[str] = ..., options: _Optional[_Mapping[str, str]] = ..., naive: _Optional[bool] = ...) -> None: ...
+
+class Chunk(_message.Message):
+    __slots__ = ("embedding", "start", "end", "text", "tokens")
+    EMBEDDING_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    embedding: Embedding
+    start: int
+    end: int
+    text: str
+    tokens: int
+    def __init__(self, embedding: _Optional[_Union[Embedding, _Mapping]] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., text: _Optional[str] = ..., tokens: _Optional[int] = ...) -> None: ...
+
+class ChunkedInput(_message.Message):
+    __slots__ = ("chunks",)
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
+    def __init__(self, chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ...) -> None: ...
 
 class Embedding(_message.Message):
     __slots__ = ("values", "packed")
@@ -83,20 +137,22 @@ class Timing(_message.Message):
     def __init__(self, total_time_ns: _Optional[int] = ..., tokenization_time_ns: _Optional[int] = ..., queue_time_ns: _Optional[int] = ..., inference_time_ns: _Optional[int] = ...) -> None: ...
 
 class EmbedResponse(_message.Message):
-    __slots__ = ("embeddings", "dimensions", "encoding", "usage", "timing", "model")
+    __slots__ = ("embeddings", "dimensions", "encoding", "usage", "timing", "model", "chunked")
     EMBEDDINGS_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    CHUNKED_FIELD_NUMBER: _ClassVar[int]
     embeddings: _containers.RepeatedCompositeFieldContainer[Embedding]
     dimensions: int
     encoding: Encoding
     usage: Usage
     timing: Timing
     model: str
-    def __init__(self, embeddings: _Optional[_Iterable[_Union[Embedding, _Mapping]]] = ..., dimensions: _Optional[int] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
+    chunked: _containers.RepeatedCompositeFieldContainer[ChunkedInput]
+    def __init__(self, embeddings: _Optional[_Iterable[_Union[Embedding, _Mapping]]] = ..., dimensions: _Optional[int] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ..., model: _Optional[str] = ..., chunked: _Optional[_Iterable[_Union[ChunkedInput, _Mapping]]] = ...) -> None: ...
 
 class SimilarityRequest(_message.Message):
     __slots__ = ("queries", "documents", "query_prompt_name", "document_prompt_name", "query_instruction", "truncate", "dimensions")
@@ -179,7 +235,7 @@ class InfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Limits(_message.Message):
-    __slots__ = ("max_concurrent_requests", "max_batch_tokens", "max_batch_requests", "max_client_batch_size", "max_input_length", "max_message_bytes", "tokenization_workers")
+    __slots__ = ("max_concurrent_requests", "max_batch_tokens", "max_batch_requests", "max_client_batch_size", "max_input_length", "max_message_bytes", "tokenization_workers", "max_document_tokens")
     MAX_CONCURRENT_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_REQUESTS_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +243,7 @@ class Limits(_message.Message):
     MAX_INPUT_LENGTH_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     TOKENIZATION_WORKERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_DOCUMENT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     max_concurrent_requests: int
     max_batch_tokens: int
     max_batch_requests: int
@@ -194,7 +251,8 @@ class Limits(_message.Message):
     max_input_length: int
     max_message_bytes: int
     tokenization_workers: int
-    def __init__(self, max_concurrent_requests: _Optional[int] = ..., max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_length: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., tokenization_workers: _Optional[int] = ...) -> None: ...
+    max_document_tokens: int
+    def __init__(self, max_concurrent_requests: _Optional[int] = ..., max_batch_tokens: _Optional[int] = ..., max_batch_requests: _Optional[int] = ..., max_client_batch_size: _Optional[int] = ..., max_input_length: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., tokenization_workers: _Optional[int] = ..., max_document_tokens: _Optional[int] = ...) -> None: ...
 
 class InfoResponse(_message.Message):
     __slots__ = ("model_id", "architecture", "dimension", "max_input_length", "dtype", "backend", "device", "pooling", "normalize", "prompts", "default_prompt_name", "similarity_function", "limits", "version", "attention")
@@ -266,13 +324,15 @@ class PluginFailure(_message.Message):
     def __init__(self, name: _Optional[str] = ..., distribution: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ListPluginsResponse(_message.Message):
-    __slots__ = ("plugins", "failures", "pooling_strategies", "instruction_templates")
+    __slots__ = ("plugins", "failures", "pooling_strategies", "instruction_templates", "chunkers")
     PLUGINS_FIELD_NUMBER: _ClassVar[int]
     FAILURES_FIELD_NUMBER: _ClassVar[int]
     POOLING_STRATEGIES_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTION_TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    CHUNKERS_FIELD_NUMBER: _ClassVar[int]
     plugins: _containers.RepeatedCompositeFieldContainer[Plugin]
     failures: _containers.RepeatedCompositeFieldContainer[PluginFailure]
     pooling_strategies: _containers.RepeatedScalarFieldContainer[str]
     instruction_templates: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, plugins: _Optional[_Iterable[_Union[Plugin, _Mapping]]] = ..., failures: _Optional[_Iterable[_Union[PluginFailure, _Mapping]]] = ..., pooling_strategies: _Optional[_Iterable[str]] = ..., instruction_templates: _Optional[_Iterable[str]] = ...) -> None: ...
+    chunkers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, plugins: _Optional[_Iterable[_Union[Plugin, _Mapping]]] = ..., failures: _Optional[_Iterable[_Union[PluginFailure, _Mapping]]] = ..., pooling_strategies: _Optional[_Iterable[str]] = ..., instruction_templates: _Optional[_Iterable[str]] = ..., chunkers: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -4,7 +4,7 @@
 import grpc
 import warnings
 
-from . import embedding_pb2 as embedding__pb2
+from . import embedding_pb2 as youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -19,7 +19,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in embedding_pb2_grpc.py depends on'
+        + ' but the generated code in youtu_embedding/serve/proto/embedding_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,33 +37,33 @@ class EmbeddingServiceStub:
         """
         self.Embed = channel.unary_unary(
                 '/youtu.embedding.v1.EmbeddingService/Embed',
-                request_serializer=embedding__pb2.EmbedRequest.SerializeToString,
-                response_deserializer=embedding__pb2.EmbedResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedResponse.FromString,
                 _registered_method=True)
         self.EmbedStream = channel.stream_stream(
                 '/youtu.embedding.v1.EmbeddingService/EmbedStream',
-                request_serializer=embedding__pb2.EmbedRequest.SerializeToString,
-                response_deserializer=embedding__pb2.EmbedResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedResponse.FromString,
                 _registered_method=True)
         self.Similarity = channel.unary_unary(
                 '/youtu.embedding.v1.EmbeddingService/Similarity',
-                request_serializer=embedding__pb2.SimilarityRequest.SerializeToString,
-                response_deserializer=embedding__pb2.SimilarityResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.SimilarityRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.SimilarityResponse.FromString,
                 _registered_method=True)
         self.Tokenize = channel.unary_unary(
                 '/youtu.embedding.v1.EmbeddingService/Tokenize',
-                request_serializer=embedding__pb2.TokenizeRequest.SerializeToString,
-                response_deserializer=embedding__pb2.TokenizeResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.TokenizeRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.TokenizeResponse.FromString,
                 _registered_method=True)
         self.Info = channel.unary_unary(
                 '/youtu.embedding.v1.EmbeddingService/Info',
-                request_serializer=embedding__pb2.InfoRequest.SerializeToString,
-                response_deserializer=embedding__pb2.InfoResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.InfoRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.InfoResponse.FromString,
                 _registered_method=True)
         self.ListPlugins = channel.unary_unary(
                 '/youtu.embedding.v1.EmbeddingService/ListPlugins',
-                request_serializer=embedding__pb2.ListPluginsRequest.SerializeToString,
-                response_deserializer=embedding__pb2.ListPluginsResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.ListPluginsRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.ListPluginsResponse.FromString,
                 _registered_method=True)
 
 
@@ -117,33 +117,33 @@ def add_EmbeddingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Embed': grpc.unary_unary_rpc_method_handler(
                     servicer.Embed,
-                    request_deserializer=embedding__pb2.EmbedRequest.FromString,
-                    response_serializer=embedding__pb2.EmbedResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedResponse.SerializeToString,
             ),
             'EmbedStream': grpc.stream_stream_rpc_method_handler(
                     servicer.EmbedStream,
-                    request_deserializer=embedding__pb2.EmbedRequest.FromString,
-                    response_serializer=embedding__pb2.EmbedResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedResponse.SerializeToString,
             ),
             'Similarity': grpc.unary_unary_rpc_method_handler(
                     servicer.Similarity,
-                    request_deserializer=embedding__pb2.SimilarityRequest.FromString,
-                    response_serializer=embedding__pb2.SimilarityResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.SimilarityRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.SimilarityResponse.SerializeToString,
             ),
             'Tokenize': grpc.unary_unary_rpc_method_handler(
                     servicer.Tokenize,
-                    request_deserializer=embedding__pb2.TokenizeRequest.FromString,
-                    response_serializer=embedding__pb2.TokenizeResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.TokenizeRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.TokenizeResponse.SerializeToString,
             ),
             'Info': grpc.unary_unary_rpc_method_handler(
                     servicer.Info,
-                    request_deserializer=embedding__pb2.InfoRequest.FromString,
-                    response_serializer=embedding__pb2.InfoResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.InfoRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.InfoResponse.SerializeToString,
             ),
             'ListPlugins': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPlugins,
-                    request_deserializer=embedding__pb2.ListPluginsRequest.FromString,
-                    response_serializer=embedding__pb2.ListPluginsResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.ListPluginsRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.ListPluginsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -171,8 +171,8 @@ class EmbeddingService:
             request,
             target,
             '/youtu.embedding.v1.EmbeddingService/Embed',
-            embedding__pb2.EmbedRequest.SerializeToString,
-            embedding__pb2.EmbedResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -198,8 +198,8 @@ class EmbeddingService:
             request_iterator,
             target,
             '/youtu.embedding.v1.EmbeddingService/EmbedStream',
-            embedding__pb2.EmbedRequest.SerializeToString,
-            embedding__pb2.EmbedResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.EmbedResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -225,8 +225,8 @@ class EmbeddingService:
             request,
             target,
             '/youtu.embedding.v1.EmbeddingService/Similarity',
-            embedding__pb2.SimilarityRequest.SerializeToString,
-            embedding__pb2.SimilarityResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.SimilarityRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.SimilarityResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -252,8 +252,8 @@ class EmbeddingService:
             request,
             target,
             '/youtu.embedding.v1.EmbeddingService/Tokenize',
-            embedding__pb2.TokenizeRequest.SerializeToString,
-            embedding__pb2.TokenizeResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.TokenizeRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.TokenizeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -279,8 +279,8 @@ class EmbeddingService:
             request,
             target,
             '/youtu.embedding.v1.EmbeddingService/Info',
-            embedding__pb2.InfoRequest.SerializeToString,
-            embedding__pb2.InfoResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.InfoRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.InfoResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -306,8 +306,8 @@ class EmbeddingService:
             request,
             target,
             '/youtu.embedding.v1.EmbeddingService/ListPlugins',
-            embedding__pb2.ListPluginsRequest.SerializeToString,
-            embedding__pb2.ListPluginsResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.ListPluginsRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_embedding__pb2.ListPluginsResponse.FromString,
             options,
             channel_credentials,
             insecure,

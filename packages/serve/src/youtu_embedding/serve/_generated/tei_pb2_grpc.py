@@ -4,7 +4,7 @@
 import grpc
 import warnings
 
-from . import tei_pb2 as tei__pb2
+from . import tei_pb2 as youtu__embedding_dot_serve_dot_proto_dot_tei__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -19,7 +19,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in tei_pb2_grpc.py depends on'
+        + ' but the generated code in youtu_embedding/serve/proto/tei_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,8 +37,8 @@ class InfoStub:
         """
         self.Info = channel.unary_unary(
                 '/tei.v1.Info/Info',
-                request_serializer=tei__pb2.InfoRequest.SerializeToString,
-                response_deserializer=tei__pb2.InfoResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.InfoRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.InfoResponse.FromString,
                 _registered_method=True)
 
 
@@ -56,8 +56,8 @@ def add_InfoServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Info': grpc.unary_unary_rpc_method_handler(
                     servicer.Info,
-                    request_deserializer=tei__pb2.InfoRequest.FromString,
-                    response_serializer=tei__pb2.InfoResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.InfoRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.InfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -85,8 +85,8 @@ class Info:
             request,
             target,
             '/tei.v1.Info/Info',
-            tei__pb2.InfoRequest.SerializeToString,
-            tei__pb2.InfoResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.InfoRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.InfoResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -109,33 +109,33 @@ class EmbedStub:
         """
         self.Embed = channel.unary_unary(
                 '/tei.v1.Embed/Embed',
-                request_serializer=tei__pb2.EmbedRequest.SerializeToString,
-                response_deserializer=tei__pb2.EmbedResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedResponse.FromString,
                 _registered_method=True)
         self.EmbedStream = channel.stream_stream(
                 '/tei.v1.Embed/EmbedStream',
-                request_serializer=tei__pb2.EmbedRequest.SerializeToString,
-                response_deserializer=tei__pb2.EmbedResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedResponse.FromString,
                 _registered_method=True)
         self.EmbedSparse = channel.unary_unary(
                 '/tei.v1.Embed/EmbedSparse',
-                request_serializer=tei__pb2.EmbedSparseRequest.SerializeToString,
-                response_deserializer=tei__pb2.EmbedSparseResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseResponse.FromString,
                 _registered_method=True)
         self.EmbedSparseStream = channel.stream_stream(
                 '/tei.v1.Embed/EmbedSparseStream',
-                request_serializer=tei__pb2.EmbedSparseRequest.SerializeToString,
-                response_deserializer=tei__pb2.EmbedSparseResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseResponse.FromString,
                 _registered_method=True)
         self.EmbedAll = channel.unary_unary(
                 '/tei.v1.Embed/EmbedAll',
-                request_serializer=tei__pb2.EmbedAllRequest.SerializeToString,
-                response_deserializer=tei__pb2.EmbedAllResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllResponse.FromString,
                 _registered_method=True)
         self.EmbedAllStream = channel.stream_stream(
                 '/tei.v1.Embed/EmbedAllStream',
-                request_serializer=tei__pb2.EmbedAllRequest.SerializeToString,
-                response_deserializer=tei__pb2.EmbedAllResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllResponse.FromString,
                 _registered_method=True)
 
 
@@ -183,33 +183,33 @@ def add_EmbedServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Embed': grpc.unary_unary_rpc_method_handler(
                     servicer.Embed,
-                    request_deserializer=tei__pb2.EmbedRequest.FromString,
-                    response_serializer=tei__pb2.EmbedResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedResponse.SerializeToString,
             ),
             'EmbedStream': grpc.stream_stream_rpc_method_handler(
                     servicer.EmbedStream,
-                    request_deserializer=tei__pb2.EmbedRequest.FromString,
-                    response_serializer=tei__pb2.EmbedResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedResponse.SerializeToString,
             ),
             'EmbedSparse': grpc.unary_unary_rpc_method_handler(
                     servicer.EmbedSparse,
-                    request_deserializer=tei__pb2.EmbedSparseRequest.FromString,
-                    response_serializer=tei__pb2.EmbedSparseResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseResponse.SerializeToString,
             ),
             'EmbedSparseStream': grpc.stream_stream_rpc_method_handler(
                     servicer.EmbedSparseStream,
-                    request_deserializer=tei__pb2.EmbedSparseRequest.FromString,
-                    response_serializer=tei__pb2.EmbedSparseResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseResponse.SerializeToString,
             ),
             'EmbedAll': grpc.unary_unary_rpc_method_handler(
                     servicer.EmbedAll,
-                    request_deserializer=tei__pb2.EmbedAllRequest.FromString,
-                    response_serializer=tei__pb2.EmbedAllResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllResponse.SerializeToString,
             ),
             'EmbedAllStream': grpc.stream_stream_rpc_method_handler(
                     servicer.EmbedAllStream,
-                    request_deserializer=tei__pb2.EmbedAllRequest.FromString,
-                    response_serializer=tei__pb2.EmbedAllResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -237,8 +237,8 @@ class Embed:
             request,
             target,
             '/tei.v1.Embed/Embed',
-            tei__pb2.EmbedRequest.SerializeToString,
-            tei__pb2.EmbedResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -264,8 +264,8 @@ class Embed:
             request_iterator,
             target,
             '/tei.v1.Embed/EmbedStream',
-            tei__pb2.EmbedRequest.SerializeToString,
-            tei__pb2.EmbedResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -291,8 +291,8 @@ class Embed:
             request,
             target,
             '/tei.v1.Embed/EmbedSparse',
-            tei__pb2.EmbedSparseRequest.SerializeToString,
-            tei__pb2.EmbedSparseResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -318,8 +318,8 @@ class Embed:
             request_iterator,
             target,
             '/tei.v1.Embed/EmbedSparseStream',
-            tei__pb2.EmbedSparseRequest.SerializeToString,
-            tei__pb2.EmbedSparseResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedSparseResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -345,8 +345,8 @@ class Embed:
             request,
             target,
             '/tei.v1.Embed/EmbedAll',
-            tei__pb2.EmbedAllRequest.SerializeToString,
-            tei__pb2.EmbedAllResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -372,8 +372,8 @@ class Embed:
             request_iterator,
             target,
             '/tei.v1.Embed/EmbedAllStream',
-            tei__pb2.EmbedAllRequest.SerializeToString,
-            tei__pb2.EmbedAllResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EmbedAllResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -396,23 +396,23 @@ class PredictStub:
         """
         self.Predict = channel.unary_unary(
                 '/tei.v1.Predict/Predict',
-                request_serializer=tei__pb2.PredictRequest.SerializeToString,
-                response_deserializer=tei__pb2.PredictResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.FromString,
                 _registered_method=True)
         self.PredictPair = channel.unary_unary(
                 '/tei.v1.Predict/PredictPair',
-                request_serializer=tei__pb2.PredictPairRequest.SerializeToString,
-                response_deserializer=tei__pb2.PredictResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictPairRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.FromString,
                 _registered_method=True)
         self.PredictStream = channel.stream_stream(
                 '/tei.v1.Predict/PredictStream',
-                request_serializer=tei__pb2.PredictRequest.SerializeToString,
-                response_deserializer=tei__pb2.PredictResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.FromString,
                 _registered_method=True)
         self.PredictPairStream = channel.stream_stream(
                 '/tei.v1.Predict/PredictPairStream',
-                request_serializer=tei__pb2.PredictPairRequest.SerializeToString,
-                response_deserializer=tei__pb2.PredictResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictPairRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.FromString,
                 _registered_method=True)
 
 
@@ -448,23 +448,23 @@ def add_PredictServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Predict': grpc.unary_unary_rpc_method_handler(
                     servicer.Predict,
-                    request_deserializer=tei__pb2.PredictRequest.FromString,
-                    response_serializer=tei__pb2.PredictResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.SerializeToString,
             ),
             'PredictPair': grpc.unary_unary_rpc_method_handler(
                     servicer.PredictPair,
-                    request_deserializer=tei__pb2.PredictPairRequest.FromString,
-                    response_serializer=tei__pb2.PredictResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictPairRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.SerializeToString,
             ),
             'PredictStream': grpc.stream_stream_rpc_method_handler(
                     servicer.PredictStream,
-                    request_deserializer=tei__pb2.PredictRequest.FromString,
-                    response_serializer=tei__pb2.PredictResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.SerializeToString,
             ),
             'PredictPairStream': grpc.stream_stream_rpc_method_handler(
                     servicer.PredictPairStream,
-                    request_deserializer=tei__pb2.PredictPairRequest.FromString,
-                    response_serializer=tei__pb2.PredictResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictPairRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -492,8 +492,8 @@ class Predict:
             request,
             target,
             '/tei.v1.Predict/Predict',
-            tei__pb2.PredictRequest.SerializeToString,
-            tei__pb2.PredictResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -519,8 +519,8 @@ class Predict:
             request,
             target,
             '/tei.v1.Predict/PredictPair',
-            tei__pb2.PredictPairRequest.SerializeToString,
-            tei__pb2.PredictResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictPairRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -546,8 +546,8 @@ class Predict:
             request_iterator,
             target,
             '/tei.v1.Predict/PredictStream',
-            tei__pb2.PredictRequest.SerializeToString,
-            tei__pb2.PredictResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -573,8 +573,8 @@ class Predict:
             request_iterator,
             target,
             '/tei.v1.Predict/PredictPairStream',
-            tei__pb2.PredictPairRequest.SerializeToString,
-            tei__pb2.PredictResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictPairRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.PredictResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -597,13 +597,13 @@ class RerankStub:
         """
         self.Rerank = channel.unary_unary(
                 '/tei.v1.Rerank/Rerank',
-                request_serializer=tei__pb2.RerankRequest.SerializeToString,
-                response_deserializer=tei__pb2.RerankResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankResponse.FromString,
                 _registered_method=True)
         self.RerankStream = channel.stream_unary(
                 '/tei.v1.Rerank/RerankStream',
-                request_serializer=tei__pb2.RerankStreamRequest.SerializeToString,
-                response_deserializer=tei__pb2.RerankResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankStreamRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankResponse.FromString,
                 _registered_method=True)
 
 
@@ -627,13 +627,13 @@ def add_RerankServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Rerank': grpc.unary_unary_rpc_method_handler(
                     servicer.Rerank,
-                    request_deserializer=tei__pb2.RerankRequest.FromString,
-                    response_serializer=tei__pb2.RerankResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankResponse.SerializeToString,
             ),
             'RerankStream': grpc.stream_unary_rpc_method_handler(
                     servicer.RerankStream,
-                    request_deserializer=tei__pb2.RerankStreamRequest.FromString,
-                    response_serializer=tei__pb2.RerankResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankStreamRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -661,8 +661,8 @@ class Rerank:
             request,
             target,
             '/tei.v1.Rerank/Rerank',
-            tei__pb2.RerankRequest.SerializeToString,
-            tei__pb2.RerankResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -688,8 +688,8 @@ class Rerank:
             request_iterator,
             target,
             '/tei.v1.Rerank/RerankStream',
-            tei__pb2.RerankStreamRequest.SerializeToString,
-            tei__pb2.RerankResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankStreamRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.RerankResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -712,23 +712,23 @@ class TokenizeStub:
         """
         self.Tokenize = channel.unary_unary(
                 '/tei.v1.Tokenize/Tokenize',
-                request_serializer=tei__pb2.EncodeRequest.SerializeToString,
-                response_deserializer=tei__pb2.EncodeResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeResponse.FromString,
                 _registered_method=True)
         self.TokenizeStream = channel.stream_stream(
                 '/tei.v1.Tokenize/TokenizeStream',
-                request_serializer=tei__pb2.EncodeRequest.SerializeToString,
-                response_deserializer=tei__pb2.EncodeResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeResponse.FromString,
                 _registered_method=True)
         self.Decode = channel.unary_unary(
                 '/tei.v1.Tokenize/Decode',
-                request_serializer=tei__pb2.DecodeRequest.SerializeToString,
-                response_deserializer=tei__pb2.DecodeResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeResponse.FromString,
                 _registered_method=True)
         self.DecodeStream = channel.stream_stream(
                 '/tei.v1.Tokenize/DecodeStream',
-                request_serializer=tei__pb2.DecodeRequest.SerializeToString,
-                response_deserializer=tei__pb2.DecodeResponse.FromString,
+                request_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeRequest.SerializeToString,
+                response_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeResponse.FromString,
                 _registered_method=True)
 
 
@@ -764,23 +764,23 @@ def add_TokenizeServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Tokenize': grpc.unary_unary_rpc_method_handler(
                     servicer.Tokenize,
-                    request_deserializer=tei__pb2.EncodeRequest.FromString,
-                    response_serializer=tei__pb2.EncodeResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeResponse.SerializeToString,
             ),
             'TokenizeStream': grpc.stream_stream_rpc_method_handler(
                     servicer.TokenizeStream,
-                    request_deserializer=tei__pb2.EncodeRequest.FromString,
-                    response_serializer=tei__pb2.EncodeResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeResponse.SerializeToString,
             ),
             'Decode': grpc.unary_unary_rpc_method_handler(
                     servicer.Decode,
-                    request_deserializer=tei__pb2.DecodeRequest.FromString,
-                    response_serializer=tei__pb2.DecodeResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeResponse.SerializeToString,
             ),
             'DecodeStream': grpc.stream_stream_rpc_method_handler(
                     servicer.DecodeStream,
-                    request_deserializer=tei__pb2.DecodeRequest.FromString,
-                    response_serializer=tei__pb2.DecodeResponse.SerializeToString,
+                    request_deserializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeRequest.FromString,
+                    response_serializer=youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -808,8 +808,8 @@ class Tokenize:
             request,
             target,
             '/tei.v1.Tokenize/Tokenize',
-            tei__pb2.EncodeRequest.SerializeToString,
-            tei__pb2.EncodeResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -835,8 +835,8 @@ class Tokenize:
             request_iterator,
             target,
             '/tei.v1.Tokenize/TokenizeStream',
-            tei__pb2.EncodeRequest.SerializeToString,
-            tei__pb2.EncodeResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.EncodeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -862,8 +862,8 @@ class Tokenize:
             request,
             target,
             '/tei.v1.Tokenize/Decode',
-            tei__pb2.DecodeRequest.SerializeToString,
-            tei__pb2.DecodeResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -889,8 +889,8 @@ class Tokenize:
             request_iterator,
             target,
             '/tei.v1.Tokenize/DecodeStream',
-            tei__pb2.DecodeRequest.SerializeToString,
-            tei__pb2.DecodeResponse.FromString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeRequest.SerializeToString,
+            youtu__embedding_dot_serve_dot_proto_dot_tei__pb2.DecodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,6 +26,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
 from youtu_embedding.core.modeling.utu.configuration_utu import UtuConfig
+from youtu_embedding.core.modeling.utu.varlen import PackedRows, varlen_attention
 
 
 class UtuRMSNorm(nn.Module):
@@ -121,6 +122,7 @@ class UtuAttention(nn.Module):
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         attn_mask: torch.Tensor | None,
         is_causal: bool,
+        packed: PackedRows | None = None,
     ) -> torch.Tensor:
         bsz, seq_len, _ = hidden_states.shape
         q = self.q_norm(self.q_proj(hidden_states).view(bsz, seq_len, self.num_heads, self.head_dim))
@@ -132,6 +134,10 @@ class UtuAttention(nn.Module):
         if self.num_kv_heads != self.num_heads:
             rep = self.num_heads // self.num_kv_heads
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        if packed is not None:  # (1, H, N, D) -> (N, H, D): attention within each packed row
+            q, k, v = (t[0].transpose(0, 1) for t in (q, k, v))
+            packed_out = varlen_attention(q, k, v, packed, is_causal=is_causal, scale=self.scaling)
+            return self.o_proj(packed_out.reshape(1, seq_len, self.num_heads * self.head_dim))
         out = F.scaled_dot_product_attention(
             q,
             k,
@@ -159,9 +165,10 @@ class UtuDecoderLayer(GradientCheckpointingLayer):
         position_embeddings: tuple[torch.Tensor, torch.Tensor],
         attn_mask: torch.Tensor | None = None,
         is_causal: bool = False,
+        packed: PackedRows | None = None,
     ) -> torch.Tensor:
         hidden_states = hidden_states + self.self_attn(
-            self.input_layernorm(hidden_states), position_embeddings, attn_mask, is_causal
+            self.input_layernorm(hidden_states), position_embeddings, attn_mask, is_causal, packed
         )
         return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states))
 
@@ -192,26 +199,47 @@ class UtuPreTrainedModel(PreTrainedModel):
             init.copy_(module.inv_freq, module.compute_inv_freq()[0])
 
 
+def _tracing() -> bool:
+    """Whether torch.compile / torch.export is capturing the graph (no data-dependent branches then)."""
+    return bool(torch.compiler.is_compiling() or torch.compiler.is_exporting())
+
+
 def build_attention_mask(attention_mask: torch.Tensor | None, is_causal: bool) -> tuple[torch.Tensor | None, bool]:
     """SDPA arguments ``(attn_mask, is_causal)`` for a padding mask, never materialising (T, T) when avoidable.
+
+    Eager (the values of the mask are looked at):
 
     * no padding: no mask (SDPA's flash kernel, causal flag as requested);
     * bidirectional: a key-padding mask of shape (B, 1, 1, T), which SDPA broadcasts without a (T, T) tensor;
     * causal with right padding: no mask at all - the causal flag already hides the trailing padding from
       every real token, and padded rows are never pooled;
     * causal with other padding: an explicit (B, 1, T, T) mask whose diagonal is always allowed (no NaN rows).
+
+    While torch.export / torch.compile capture the graph, the choice cannot depend on the mask's values
+    (dynamic batch and sequence): the key-padding mask (bidirectional) or the explicit causal mask
+    is always built; both give the eager result.
     """
-    if attention_mask is None or bool(attention_mask.all()):
+    if attention_mask is None:
         return None, is_causal
     keys = attention_mask.to(torch.bool)
+    if _tracing():
+        if not is_causal:
+            return keys[:, None, None, :], False
+        return _causal_padding_mask(keys), False
+    if bool(keys.all()):
+        return None, is_causal
     if not is_causal:
         return keys[:, None, None, :], False
     if bool((keys[:, 1:] <= keys[:, :-1]).all()):  # right padding
         return None, True
+    return _causal_padding_mask(keys), False
+
+
+def _causal_padding_mask(keys: torch.Tensor) -> torch.Tensor:
     seq_len = keys.shape[-1]
     tril = torch.ones(seq_len, seq_len, dtype=torch.bool, device=keys.device).tril()
     eye = torch.eye(seq_len, dtype=torch.bool, device=keys.device)
-    return (keys[:, None, None, :] & tril) | eye, False
+    return (keys[:, None, None, :] & tril) | eye
 
 
 class UtuModel(UtuPreTrainedModel):
@@ -242,6 +270,7 @@ class UtuModel(UtuPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         is_causal: bool | None = None,
+        packed: PackedRows | None = None,
         **kwargs: object,
     ) -> BaseModelOutputWithPast | tuple:
         """Run the decoder.
@@ -250,6 +279,10 @@ class UtuModel(UtuPreTrainedModel):
             input_ids: token ids (B, T); exactly one of ``input_ids`` / ``inputs_embeds``.
             attention_mask: 1 for real tokens, 0 for padding (B, T).
             is_causal: overrides ``config.causal`` for this call.
+            packed: a packed (unpadded) batch: ``input_ids`` is ``(1, N)``, the rows one after
+                another, and ``packed`` holds their boundaries (see
+                :func:`~youtu_embedding.core.modeling.utu.varlen.pack_rows`); positions restart
+                at every row and attention stays within rows. ``attention_mask`` must be None.
             output_hidden_states: also return the embedding output and every layer's output
                 (the last entry is the final normed state), as transformers does.
         """
@@ -263,6 +296,11 @@ class UtuModel(UtuPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         seq_len = inputs_embeds.shape[1]
+        if packed is not None:
+            if attention_mask is not None or inputs_embeds.shape[0] != 1:
+                raise ValueError("a packed batch is one (1, N) sequence without an attention_mask")
+            if position_ids is None:
+                position_ids = packed.position_ids(inputs_embeds.device)  # type: ignore[assignment]
         if position_ids is None:
             position_ids = torch.arange(seq_len, device=inputs_embeds.device).unsqueeze(0)  # type: ignore[assignment]
         attn_mask, sdpa_causal = build_attention_mask(attention_mask, causal)
@@ -273,7 +311,7 @@ class UtuModel(UtuPreTrainedModel):
         for layer in self.layers:
             if output_hidden_states:
                 all_hidden.append(hidden_states)
-            hidden_states = layer(hidden_states, position_embeddings, attn_mask, sdpa_causal)
+            hidden_states = layer(hidden_states, position_embeddings, attn_mask, sdpa_causal, packed)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden.append(hidden_states)

@@ -1,0 +1,26 @@
+"""The bulk package's plugin module (entry point of the ``youtu_embedding`` group): adds ``batch``.
+
+Commands are registered by name and imported when they run (``lazy_command``), so that
+``youtu-embed --help`` does not import this package's command modules or their dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from youtu_embedding.core.cli.lazy import lazy_command
+from youtu_embedding.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import typer
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    """Add the bulk package's commands to ``youtu-embed``."""
+    lazy_command(
+        app,
+        "batch",
+        "youtu_embedding.bulk.commands:batch",
+        help="Embed a partitioned Parquet/JSONL corpus into partitioned Parquet with Ray Data (resumable).",
+    )
