@@ -48,6 +48,10 @@ DATA_DIR = Path(os.environ.get("YOUTU_SHARED_DATA", Path(__file__).resolve().par
 TIMEOUT_S = 3600.0
 LOSSLESS_STSB, LOSSLESS_COSINE, INT8_STSB, MARGIN = 0.05, 0.9999, 0.3, 1.2
 
+#: Our paths (``YOUTU_BENCH_CPU_OURS``, comma-separated, narrows them).
+OURS = ["openvino-bf16", "openvino-bf16-streams2", "openvino-int8", "openvino-int8-streams2", "core-bfloat16"]
+OURS = [p for p in os.environ.get("YOUTU_BENCH_CPU_OURS", ",".join(OURS)).split(",") if p in OURS]
+
 # Filled as the run goes: seconds per round and quality of every path, peers first.
 RESULTS: dict[str, dict[str, float]] = {}
 
@@ -219,7 +223,7 @@ def fp32_reference(workload: list[str], stsb) -> dict[str, Any]:
 @pytest.mark.benchmark(group=GROUP)
 @pytest.mark.parametrize(
     "path",
-    ["openvino-bf16", "openvino-bf16-streams2", "openvino-int8", "openvino-int8-streams2", "core-bfloat16"],
+    OURS,
     ids=lambda p: p,
 )
 def test_cpu_ours(
