@@ -16,11 +16,10 @@ from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.runtimes import Runtime
 from youtu_embedding_openvino.convert import INPUT_NAMES, prepare_ir
 from youtu_embedding_openvino.options import OpenVinoOptions, parse_options
+from youtu_embedding_openvino.plugin import DESCRIPTION, QUANTIZATIONS
 
 if TYPE_CHECKING:
     from youtu_embedding.core.loading import LoadedModel
-
-QUANTIZATIONS = ("int8",)
 
 
 @functools.lru_cache(maxsize=1)
@@ -137,9 +136,5 @@ def unavailable_reason() -> str | None:
 
 
 OPENVINO = Runtime(
-    "openvino",
-    "OpenVINO on the CPU: the network converted to OpenVINO IR (f32 or bf16); int8: NNCF static int8, calibrated",
-    prepare_openvino,
-    quantizations=QUANTIZATIONS,
-    unavailable_reason=unavailable_reason,
+    "openvino", DESCRIPTION, prepare_openvino, quantizations=QUANTIZATIONS, unavailable_reason=unavailable_reason
 )
