@@ -51,18 +51,29 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session
-def typecheck(session: nox.Session) -> None:
-    """mypy on the source of every package (core first among them)."""
-    install_packages(session, extras="")
-    session.install(*CONSTRAINTS, "mypy")
-    sources = [
-        str(module.relative_to(ROOT))
+def typecheck_sources() -> list[str]:
+    """Source folders mypy checks: each package's ``youtu_embedding/<name>`` and each plugin's module."""
+    packages = [
+        module
         for package in PACKAGES
         for module in sorted((package / "src" / "youtu_embedding").iterdir())
         if module.is_dir() and not module.name.startswith(("_", "."))
     ]
-    session.run("mypy", *sources)
+    plugins = [
+        module
+        for plugin in PLUGINS
+        for module in sorted((plugin / "src").iterdir())
+        if module.is_dir() and not module.name.startswith(("_", ".")) and (module / "__init__.py").is_file()
+    ]
+    return [str(module.relative_to(ROOT)) for module in packages + plugins]
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy on the source of every package (core first among them) and of every plugin."""
+    install_packages(session, extras="")
+    session.install(*CONSTRAINTS, "mypy")
+    session.run("mypy", *typecheck_sources())
 
 
 @nox.session

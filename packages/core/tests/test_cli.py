@@ -21,9 +21,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # never download: the model comes from the g
 
 from youtu_embedding.core import Encoder
 from youtu_embedding.core.cli import build_app
-from youtu_embedding.core.cli.io import read_corpus, read_embeddings_jsonl, read_records
+from youtu_embedding.core.cli.io import read_corpus, read_records
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.pytest_fixtures import require_shared_data
+from youtu_embedding.core.testing import read_embeddings_jsonl
 
 MODEL = "all-MiniLM-L6-v2"
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -33,7 +34,7 @@ def _installed(module: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def commands() -> dict[str, typer.main.click.Command]:
+def commands() -> dict[str, Any]:
     group = typer.main.get_group(build_app())
     return {
         name: cmd.load() if isinstance(cmd, LazyCommand) else cmd
@@ -126,3 +127,25 @@ def test_search_runs_with_a_runtime_and_int8(tmp_path: Path, minilm_path: Path) 
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)["results"][0]["hits"]
     assert {h["snippet"] for h in hits} == {"The cat sat on the mat.", "A kitten sleeps on a rug."}
+
+
+def test_only_given_options_reach_a_command_that_merges_them_with_a_config() -> None:
+    from youtu_embedding.core.cli.options import encoder_options
+
+    app = typer.Typer()
+
+    @app.command("run")
+    @encoder_options(only_given=True)
+    def run(spec_options: dict[str, Any], port: int = 1) -> None:
+        typer.echo(json.dumps({"port": port, **spec_options}, sort_keys=True))
+
+    @app.command("other")
+    def other() -> None:  # a second command, so that typer keeps the subcommand name
+        pass
+
+    result = CliRunner().invoke(app, ["run", "--dtype", "bfloat16", "--runtime-option", "num_threads=2", "--port", "7"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"dtype": "bfloat16", "port": 7, "runtime_options": {"num_threads": 2}}
+    assert json.loads(CliRunner().invoke(app, ["run"]).stdout) == {"port": 1}  # --model is optional here
+    result = CliRunner().invoke(app, ["run", "--batch-size", "64", "--no-normalize", "--trust-remote-code"])
+    assert json.loads(result.stdout) == {"batch_size": 64, "normalize": False, "port": 1, "trust_remote_code": True}

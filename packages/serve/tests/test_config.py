@@ -85,3 +85,49 @@ def test_kubernetes_manifest_probes_use_grpc_health() -> None:
     assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > settings["grace_period_s"]
     dockerfile = (SERVICES_DIR / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["youtu-embed", "serve"]' in dockerfile  # exec form: SIGTERM reaches the server
+
+
+#: A non-default value for every encoder option (EncoderSpec field), as a TOML value and as Python.
+SPEC_VALUES = {
+    "model": ('"/models/m"', "/models/m"),
+    "device": ('"cpu"', "cpu"),
+    "dtype": ('"bfloat16"', "bfloat16"),
+    "attention": ('"causal"', "causal"),
+    "pooling": ('"cls"', "cls"),
+    "normalize": ("false", False),
+    "max_length": ("128", 128),
+    "batch_size": ("8", 8),
+    "max_batch_tokens": ("4096", 4096),
+    "trust_remote_code": ("true", True),
+    "allow_pickle": ("true", True),
+    "revision": ('"v1"', "v1"),
+    "runtime": ('"inductor"', "inductor"),
+    "runtime_options": ('{ num_threads = 2, cache_dir = "/tmp/x" }', {"num_threads": 2, "cache_dir": "/tmp/x"}),
+    "quantization": ('"int8"', "int8"),
+}
+
+
+def test_every_encoder_option_is_a_config_key_and_round_trips(tmp_path: Path) -> None:
+    from youtu_embedding.core.spec import EncoderSpec
+
+    assert set(SPEC_VALUES) == set(EncoderSpec.field_names())  # a new spec field needs a row here
+    config = tmp_path / "serve.toml"
+    config.write_text("".join(f"{key} = {toml}\n" for key, (toml, _) in SPEC_VALUES.items()))
+    settings = load_settings(config)
+    expected = {key: value for key, (_, value) in SPEC_VALUES.items()}
+    assert settings.encoder_kwargs() == expected  # exactly what Encoder(**kwargs) gets
+    again = tmp_path / "again.json"
+    again.write_text(settings.model_dump_json(exclude={"api_key"}))
+    assert load_settings(again).encoder_kwargs() == expected  # a dumped config loads back the same
+
+
+def test_encoder_options_from_the_environment_and_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "serve.toml"
+    config.write_text('model = "m"\nmax_length = 64\npooling = "cls"\n')
+    monkeypatch.setenv("YOUTU_SERVE_MAX_LENGTH", "96")
+    monkeypatch.setenv("YOUTU_SERVE_RUNTIME_OPTIONS", '{"num_threads": 3}')
+    settings = load_settings(config, pooling="mean")
+    assert (settings.max_length, settings.pooling, settings.runtime_options) == (96, "mean", {"num_threads": 3})
+    with pytest.raises(InvalidArgumentError) as info:
+        load_settings(config, dtype="float64")
+    assert info.value.argument == "dtype"

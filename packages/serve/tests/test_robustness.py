@@ -299,3 +299,33 @@ def test_tei_client_package_and_ours_in_one_process(minilm_server) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     n, diff = out.stdout.split()
     assert int(n) == 384 and float(diff) == 0.0
+
+
+# -- the scheduler lets a small request ahead of a large one ------------------------------------------
+def test_small_request_goes_ahead_of_a_large_plan(minilm_encoder: Encoder, mixed_texts: list[str]) -> None:
+    """A one-text job queued while a 96-row job's batches (4 rows each) run finishes long before
+    it; the large job still completes (at most about halved in speed)."""
+    from youtu_embedding.serve.engine import Engine
+    from youtu_embedding.serve.metrics import ServeMetrics
+    from youtu_embedding.serve.scheduler import Job, Scheduler
+
+    engine = Engine(minilm_encoder)
+    big = engine.tokenize(sorted(mixed_texts, key=len)[-96:], "", truncate=True)
+    small = engine.tokenize(["a one-text request"], "", truncate=True)
+    scheduler = Scheduler(engine, ServeMetrics(), max_batch_tokens=4096, max_batch_requests=4, workers=1)
+    scheduler.start()
+    finished: list[str] = []
+
+    async def run(name: str, job: Job, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await scheduler.submit(job)
+        finished.append(name)
+
+    async def main() -> None:
+        await asyncio.gather(run("big", Job(big.ids, big.skips), 0.0), run("small", Job(small.ids, small.skips), 0.3))
+
+    try:
+        asyncio.run(main())
+    finally:
+        scheduler.stop(10)
+    assert finished == ["small", "big"]

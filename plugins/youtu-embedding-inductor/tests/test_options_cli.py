@@ -78,7 +78,7 @@ def test_cli_encode_and_info(run, minilm_path: Path, compiled_int8: Encoder, tmp
 
 
 def test_plugins_lists_the_runtime(run) -> None:
-    result = run("plugins", "--json")
+    result = run("plugins", "--json", "--check")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
     plugin = next(p for p in report["plugins"] if p["name"] == "inductor")

@@ -67,7 +67,7 @@ def test_utu_is_refused_clearly(tiny_utu: Path, ort_cache: Path) -> None:
 def test_threads_option_reaches_the_session(minilm_path: Path, ort_fp32: Encoder, ort_cache: Path) -> None:
     one = _ort(minilm_path, ort_cache, runtime_options={"num_threads": 1, "allow_spinning": True})
     assert one.info()["runtime_details"]["threads"] == 1 and one.info()["runtime_details"]["allow_spinning"] is True
-    assert one._runner.session.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
+    assert one.runner.session.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
     texts = ["the cat sat on the mat", "a dog runs in the park"]
     assert np.allclose(one.encode(texts), ort_fp32.encode(texts), atol=1e-6)
 
@@ -114,7 +114,7 @@ def test_cli_bad_runtime_option_is_an_error_line(run, minilm_path: Path) -> None
 
 
 def test_plugins_lists_the_runtime(run) -> None:
-    result = run("plugins", "--json")
+    result = run("plugins", "--json", "--check")
     assert result.exit_code == 0
     report = json.loads(result.stdout)
     plugin = next(p for p in report["plugins"] if p["name"] == "onnxruntime")

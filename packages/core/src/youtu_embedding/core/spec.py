@@ -113,7 +113,7 @@ class EncoderSpec(BaseModel):
         Field(default_factory=dict, description="KEY=VALUE option of the runtime (repeatable), e.g. num_threads=2."),
         CliOption(flags=("--runtime-option",), cli_type=list[str], parse=parse_runtime_options, metavar="KEY=VALUE"),
     ]
-    quantization: str | None = Field(
+    quantization: Literal["int8"] | None = Field(
         None, description="int8: the runtime's dynamic int8 linear layers (CPU fast path)."
     )
 

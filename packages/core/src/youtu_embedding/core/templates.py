@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-#: Task kinds, and on which side(s) the instruction is applied.
+#: Task kinds whose instruction goes on the query side only; every other kind (sts, pair,
+#: classification, clustering) is symmetric: both sides get it.
 QUERY_ONLY_KINDS = frozenset({"retrieval", "reranking"})
-TASK_KINDS = frozenset({"retrieval", "reranking", "sts", "pair", "classification", "clustering"})
 
 
 @dataclass(frozen=True)
@@ -249,10 +249,3 @@ def get_template(name: str) -> InstructionTemplate:
     from youtu_embedding.core.plugins import lookup
 
     return lookup("register_instruction_templates", "template", name)
-
-
-def available_templates() -> list[str]:
-    """Names of every registered instruction template."""
-    from youtu_embedding.core.plugins import get_registry
-
-    return sorted(get_registry().collect("register_instruction_templates"))

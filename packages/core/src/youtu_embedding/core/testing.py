@@ -22,6 +22,16 @@ def read_jsonl(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def read_embeddings_jsonl(path: str | Path) -> tuple[Any, list[str | None]]:
+    """Read back a ``.jsonl`` written by ``youtu-embed encode``: the float32 (or integer) matrix and the ids."""
+    import numpy as np
+
+    rows = read_jsonl(path)
+    matrix = np.asarray([row["embedding"] for row in rows])
+    ids = [row.get("id") for row in rows]
+    return (matrix.astype(np.float32) if matrix.dtype.kind == "f" else matrix), ids
+
+
 def read_stsb_pairs(data_dir: str | Path, split: str = "test") -> tuple[list[str], list[float]]:
     """STS-B en pairs (``<data_dir>/eval/sts/stsb-en``): all first sentences, then all second ones; gold scores."""
     rows = read_jsonl(Path(data_dir) / "eval" / "sts" / "stsb-en" / f"{split}.jsonl")
@@ -156,6 +166,7 @@ def write_sentence_transformers_config(
         "weightedmean": "weightedmean_tokens",
         "lasttoken": "lasttoken",
         "mean_sqrt_len": "mean_sqrt_len_tokens",
+        "mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
     }
     pool_cfg: dict[str, object] = {"word_embedding_dimension": hidden}
     pool_cfg.update({f"pooling_mode_{m}": names[pooling] == m for m in modes})

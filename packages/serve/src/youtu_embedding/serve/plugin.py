@@ -22,6 +22,6 @@ def register_commands(app: typer.Typer) -> None:
         app,
         "serve",
         "youtu_embedding.serve.commands:serve",
-        help="Serve a model over gRPC: youtu.embedding.v1 and TEI's tei.v1 on one port, health, reflection, metrics.",
+        help="Serve a model: gRPC (youtu.embedding.v1, TEI's tei.v1, health, reflection) and HTTP (OpenAI, TEI) APIs.",
     )
     lazy_command(app, "client", "youtu_embedding.serve.commands:client_app", help="Call a running youtu-embed server.")

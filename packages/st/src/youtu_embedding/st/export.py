@@ -9,15 +9,8 @@ from typing import Any
 
 from youtu_embedding.core.errors import InvalidArgumentError
 
+
 #: Files an exported directory always has (besides weights and tokenizer files).
-LAYOUT_FILES = (
-    "modules.json",
-    "config_sentence_transformers.json",
-    "sentence_bert_config.json",
-    "1_Pooling/config.json",
-)
-
-
 def export_model(
     model: str | os.PathLike[str],
     out: str | os.PathLike[str],

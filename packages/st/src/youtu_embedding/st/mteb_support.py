@@ -20,16 +20,6 @@ from typing import Any
 
 from youtu_embedding.core.templates import get_template
 
-#: core task kinds -> mteb task types
-MTEB_TASK_TYPES = {
-    "retrieval": "Retrieval",
-    "reranking": "Reranking",
-    "sts": "STS",
-    "pair": "PairClassification",
-    "classification": "Classification",
-    "clustering": "Clustering",
-}
-
 #: Instruction per mteb task type, for tasks outside the template's table. Retrieval/reranking use the
 #: release's query instruction and STS/pair the table's generic one ("Retrieve semantically similar
 #: text", Ocnli/Cmnli); classification and clustering use this project's generic wording.

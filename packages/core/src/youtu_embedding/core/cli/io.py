@@ -319,20 +319,6 @@ def _with_id(record: Record, default: str) -> Record:
     return Record(record.text, default, record.title, record.line, record.source)
 
 
-def read_embeddings_jsonl(path: Path) -> tuple[np.ndarray, list[str | None]]:
-    """Read back a ``.jsonl`` written by :class:`EmbeddingWriter`: the matrix and the ids."""
-    import numpy as np
-
-    rows, ids = [], []
-    for _, line in _lines(path, "embeddings"):
-        if line.strip():
-            item = json.loads(line)
-            rows.append(item["embedding"])
-            ids.append(item.get("id"))
-    matrix = np.asarray(rows)
-    return (matrix.astype(np.float32) if matrix.dtype.kind == "f" else matrix), ids
-
-
 def snippet(text: str, width: int = 80) -> str:
     """The first `width` characters of `text` on one line (whitespace collapsed, ``…`` when cut)."""
     flat = " ".join(text.split())

@@ -21,10 +21,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import click
 from typer.core import TyperCommand
 
 from youtu_embedding.core.errors import PluginError
+
+#: The click ``Command`` class typer builds on (typer >= 0.20 ships its own copy of click, so the
+#: ``click`` package's class is not it).
+ClickCommand: type = TyperCommand.__mro__[1]
 
 if TYPE_CHECKING:
     import typer
@@ -40,26 +43,24 @@ class LazyCommand(TyperCommand):
 
     target: ClassVar[str] = ""
     plugin: ClassVar[str | None] = None
-    _loaded: click.Command | None = None
+    _loaded: Any = None
 
-    def load(self) -> click.Command:
+    def load(self) -> Any:
         """Import the target and build its click command (once)."""
         if self._loaded is None:
             self._loaded = load_command(self.name or "", self.target)
         return self._loaded
 
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         """The real command's context: click then invokes ``ctx.command``, the real command."""
         return self.load().make_context(info_name, args, parent=parent, **extra)
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         """Run the real command (when a caller invokes the placeholder itself)."""
         return self.load().invoke(ctx)
 
 
-def load_command(name: str, target: str) -> click.Command:
+def load_command(name: str, target: str) -> Any:
     """Import ``"module:attribute"`` and return it as a click command named `name`."""
     import typer
 
@@ -70,7 +71,7 @@ def load_command(name: str, target: str) -> click.Command:
         obj = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise PluginError(f"command '{name}' ({target}) could not be loaded: {type(exc).__name__}: {exc}") from exc
-    if isinstance(obj, click.Command):
+    if isinstance(obj, ClickCommand):
         return obj
     if isinstance(obj, typer.Typer):
         return typer.main.get_command(obj)  # its only command, or a group of several

@@ -29,7 +29,6 @@ import typer
 
 from youtu_embedding.core.spec import CliOption, EncoderSpec
 
-_CONTEXT = "_typer_context"
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The help panel of the encoder options in ``--help``.
@@ -89,7 +88,7 @@ def spec_parameters(names: Collection[str], *, required: bool = True) -> list[in
         )
         if is_required and not required:
             cli_type, is_required = cli_type | None, False
-        annotation = Annotated[cli_type, option]
+        annotation = Annotated[cli_type, option]  # type: ignore[valid-type]
         params.append(
             inspect.Parameter(
                 name,
@@ -114,6 +113,12 @@ def spec_values(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option `name` came from the command line (or its environment variable), not a default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
+
+
 def encoder_options(
     *, exclude: Collection[str] = (), only_given: bool = False, spec_class: type[EncoderSpec] = EncoderSpec
 ) -> Callable[[F], F]:
@@ -136,21 +141,20 @@ def encoder_options(
         if clash:
             raise TypeError(f"{fn.__qualname__}: parameters {clash} are encoder options already")
         own = [p for n, p in signature.parameters.items() if n != target]
+        # the click context tells which options were given (only_given); typer injects it by annotation
+        declared = next((p.name for p in own if p.annotation is typer.Context), None)
+        extra_ctx = only_given and declared is None
+        ctx_name = declared or "encoder_options_context"
+        if extra_ctx:
+            own.append(inspect.Parameter(ctx_name, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
         params = own + spec_parameters(names, required=not only_given)
-        if only_given:  # typer passes its context to a parameter annotated typer.Context
-            params.append(inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
 
         @functools.wraps(fn)
         def command(*args: Any, **kwargs: Any) -> Any:
             values = {name: kwargs.pop(name) for name in names}
             if only_given:
-                # typer may vendor its own click: take its context, compare sources by name
-                ctx = kwargs.pop(_CONTEXT)
-                given = {
-                    n: v
-                    for n, v in values.items()
-                    if (source := ctx.get_parameter_source(n)) is not None and source.name != "DEFAULT"
-                }
+                ctx = kwargs.pop(ctx_name) if extra_ctx else kwargs[ctx_name]
+                given = {n: v for n, v in values.items() if _given(ctx, n)}
                 kwargs[target] = spec_values(given)
             else:
                 kwargs[target] = spec_class.from_options(**spec_values(values))

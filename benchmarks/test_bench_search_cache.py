@@ -1,0 +1,65 @@
+"""``youtu-embed search`` on an unchanged corpus: the embeddings cache against embedding it again.
+
+Group ``search-cache``: all-MiniLM-L6-v2 searches the 1328 paragraphs of the three retrieval
+corpora of ../shared/data (XQuAD-en, XQuAD-zh, CMRC2018; a folder of three JSONL files) for one
+question, end to end through the CLI (read the corpus, load the model, embed or read the corpus
+vectors, embed the query, rank, print JSON), in this process (torch is already imported, as in a
+long-lived shell or a notebook). Baseline: ``--no-cache`` (what every search did before). Against
+it: a warm cache (the second search of the same corpus). The cold run (first search, writing the
+cache) is measured too. A fresh process adds the interpreter's torch import (see cli-startup).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from youtu_embedding.core.cli import build_app
+from youtu_embedding.core.pytest_fixtures import require_shared_data
+
+QUERY = "How many Panthers defense players were selected for the Pro Bowl?"
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from youtu_embedding.core.pytest_fixtures import shared_data_dir
+
+    data = require_shared_data(shared_data_dir(Path(__file__).resolve().parent))
+    folder = tmp_path_factory.mktemp("search-corpus")
+    for name in ("xquad-en", "xquad-zh", "cmrc2018"):
+        shutil.copy(data / "eval" / "retrieval" / name / "corpus.jsonl", folder / f"{name}.jsonl")
+    return folder
+
+
+def _search(corpus: Path, *options: str) -> dict:
+    args = ["search", "--model", "all-MiniLM-L6-v2", "--device", "cpu", "--corpus", str(corpus), "--json"]
+    result = CliRunner().invoke(build_app(), [*args, "--top-k", "3", *options, QUERY])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.benchmark(group="search-cache")
+def test_search_no_cache_baseline(benchmark, corpus_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    out = benchmark.pedantic(_search, args=(corpus_dir, "--no-cache"), rounds=2, iterations=1)
+    assert out["documents"] == 1328
+
+
+@pytest.mark.benchmark(group="search-cache")
+def test_search_cold_cache(benchmark, corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:  # type: ignore[no-untyped-def]
+    def fresh() -> tuple[tuple[Path, str, str], dict[str, object]]:
+        return (corpus_dir, "--cache-dir", str(tmp_path_factory.mktemp("cold"))), {}
+
+    out = benchmark.pedantic(_search, setup=fresh, rounds=2, iterations=1)
+    assert out["documents"] == 1328
+
+
+@pytest.mark.benchmark(group="search-cache")
+def test_search_warm_cache(benchmark, corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:  # type: ignore[no-untyped-def]
+    cache = str(tmp_path_factory.mktemp("warm"))
+    first = _search(corpus_dir, "--cache-dir", cache)
+    out = benchmark.pedantic(_search, args=(corpus_dir, "--cache-dir", cache), rounds=3, iterations=1)
+    assert out["results"] == first["results"]
