@@ -187,7 +187,7 @@ def test_utu_wide_int8(benchmark, int8: Encoder, workload, peaks, reference) -> 
     group, texts = workload
     benchmark.group = group
     out = benchmark.pedantic(lambda: int8.encode_documents(texts), **ROUNDS)
-    params = [p for p in int8._runner.compiled._orig_mod.parameters() if isinstance(p, Int8Tensor)]  # type: ignore[attr-defined]
+    params = [p for p in int8.runner.compiled._orig_mod.parameters() if isinstance(p, Int8Tensor)]  # type: ignore[attr-defined]
     int8_bytes = sum(p.qdata.numel() + p.scale.numel() * p.scale.element_size() for p in params)
     cosine = _cosine(out, reference[group])
     weight_ratio = int8_bytes / sum(2 * p.numel() for p in params)

@@ -15,6 +15,7 @@ needs the row boundaries. Kernels (``VARLEN_KERNELS``), chosen per device by the
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -64,7 +65,7 @@ class PackedRows:
         return torch.cat([torch.arange(n, device=device) for n in self.lengths]).unsqueeze(0)
 
 
-def pack_rows(rows: list[list[int]], device: torch.device, kernel: str) -> tuple[torch.Tensor, PackedRows]:
+def pack_rows(rows: Sequence[Sequence[int]], device: torch.device, kernel: str) -> tuple[torch.Tensor, PackedRows]:
     """Token-id rows as one packed ``(1, N)`` sequence and its :class:`PackedRows`."""
     ids = torch.tensor([t for row in rows for t in row], dtype=torch.long).unsqueeze(0).to(device)
     return ids, PackedRows.from_lengths([len(r) for r in rows], device, kernel)
