@@ -27,12 +27,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from youtu_embedding.core.errors import InvalidArgumentError
+
+if TYPE_CHECKING:  # imported where used: registering chunkers (youtu-embed plugins) stays cheap
+    import numpy as np
+    import torch
 
 Span = tuple[int, int]
 SplitFn = Callable[..., list[Span]]
@@ -164,6 +165,8 @@ def plan_windows(body: int, capacity: int, overlap: int = 0) -> list[Span]:
 
 def combine_windows(pooled: torch.Tensor, counts: Sequence[int]) -> torch.Tensor:
     """One vector from window vectors ``(W, D)``: their mean weighted by pooled-token ``counts``."""
+    import torch
+
     weights = torch.tensor(counts, dtype=pooled.dtype, device=pooled.device).unsqueeze(1)
     return (pooled * weights).sum(dim=0) / weights.sum()
 
@@ -188,6 +191,8 @@ def token_owners(windows: Sequence[Span], body: int) -> list[tuple[int, int]]:
 
 def chunk_token_mask(spans: Sequence[Span], token_offsets: Sequence[Span], field_name: str) -> torch.Tensor:
     """``(chunks, tokens)`` boolean mask: token j is in chunk c when their character spans overlap."""
+    import torch
+
     starts = torch.tensor([s for s, _ in token_offsets], dtype=torch.long)
     ends = torch.tensor([e for _, e in token_offsets], dtype=torch.long)
     c_start = torch.tensor([s for s, _ in spans], dtype=torch.long).unsqueeze(1)

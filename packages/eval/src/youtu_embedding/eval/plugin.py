@@ -33,6 +33,6 @@ def register_commands(app: typer.Typer) -> None:
         app,
         "eval-long-documents",
         "youtu_embedding.eval.cli:eval_long_documents_command",
-        help="Document-level retrieval built from a Retrieval folder: nDCG@10 of late vs naive chunking vs "
-        "whole documents.",
+        help="Document-level retrieval built from a Retrieval folder (passages grouped into documents): "
+        "nDCG@10 of late chunking, naive chunking and whole-document embeddings.",
     )
