@@ -1,11 +1,10 @@
 """``youtu-embed search`` on an unchanged corpus: the embeddings cache against embedding it again.
 
 Group ``search-cache``: all-MiniLM-L6-v2 searches the 480 paragraphs of XQuAD-en and XQuAD-zh
-(../shared/data; a folder of two JSONL files) for one question, end to end through the CLI (read the corpus, load the model, embed or read the corpus
-vectors, embed the query, rank, print JSON), in this process (torch is already imported, as in a
-long-lived shell or a notebook). Baseline: ``--no-cache`` (what every search did before). Against
-it: a warm cache (the second search of the same corpus). The cold run (first search, writing the
-cache) is measured too. A fresh process adds the interpreter's torch import (see cli-startup).
+(../shared/data; a folder of two JSONL files) for one question, end to end through the CLI (read
+the corpus, load the model, embed or read the corpus vectors, embed the query, rank, print JSON),
+in this process (torch already imported). Baseline: ``--no-cache`` (what every search did
+before); against it a warm cache (the second search of the same corpus) and a cold one.
 """
 
 from __future__ import annotations
