@@ -6,16 +6,45 @@ requirement would pull a multi-GB CUDA build).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nox
+import tomllib
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
-# core first: pip 23 (the venv default on Python 3.11) fails to resolve a package that needs core when that
-# package's editable install is listed before core's in the same command
-_FOUND = (p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
-PACKAGES = sorted(_FOUND, key=lambda p: (p.name != "core", p.name))
+
+
+def _local_requirements(package: Path, names: set[str]) -> set[str]:
+    """Names of this repository's distributions that `package` requires (dependencies and extras)."""
+    project = tomllib.loads((package / "pyproject.toml").read_text())["project"]
+    requirements = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        requirements += extra
+    found = {re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0] for r in requirements}
+    return found & names
+
+
+def _install_order(packages: list[Path]) -> list[Path]:
+    """Packages ordered so that each comes after the local packages it requires (then by name).
+
+    pip 23 (the venv default on Python 3.11) fails to resolve a package that needs another local package
+    (core, or serve for the adapters' test extras) when the needed package's editable install is listed
+    after it in the same command.
+    """
+    by_name = {tomllib.loads((p / "pyproject.toml").read_text())["project"]["name"]: p for p in packages}
+    needs = {name: _local_requirements(path, set(by_name)) - {name} for name, path in by_name.items()}
+    ordered: list[str] = []
+    while len(ordered) < len(by_name):
+        ready = sorted(n for n in by_name if n not in ordered and needs[n] <= set(ordered))
+        if not ready:
+            raise RuntimeError(f"dependency cycle among {sorted(set(by_name) - set(ordered))}")
+        ordered.append(ready[0])
+    return [by_name[n] for n in ordered]
+
+
+PACKAGES = _install_order([p for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file()])
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
 
 nox.options.sessions = ["tests", "lint", "typecheck"]

@@ -80,3 +80,12 @@ def test_npy_writer_round_trip(tmp_path: Path) -> None:
         writer.append(data[:4])
         writer.append(data[4:])
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), data)
+
+
+def test_cpu_hint_recommends_the_fastest_measured_path(tiny_utu: Path) -> None:
+    """BERT-family models on CPU are pointed at the OpenVINO runtime; `utu` (not exportable) at bf16."""
+    minilm = Encoder("all-MiniLM-L6-v2", device="cpu").info()["fast_paths"]["hint"]
+    assert "openvino" in minilm and "docs/performance.md" in minilm
+    utu = Encoder(tiny_utu, device="cpu").info()["fast_paths"]["hint"]
+    assert "dtype='bfloat16'" in utu and "openvino" not in utu
+    assert Encoder(tiny_utu, device="cpu", dtype="bfloat16").info()["fast_paths"]["hint"] is None

@@ -220,3 +220,15 @@ def test_a_plugin_chunker_is_used_by_name(minilm: Encoder) -> None:
         assert "words" in get_registry().collect("register_chunkers")
     finally:
         reset_registry()
+
+
+def test_example_plugin_markdown_sections(minilm: Encoder, articles) -> None:
+    pytest.importorskip("youtu_embedding_example_plugin")
+    text = "# One\n\n" + articles[0][0] + "\n\n## Two\n\n" + articles[0][1] + "\n\n### Three\n\nend."
+    [doc] = minilm.encode_chunks([text], chunker="markdown-sections")
+    assert [t.split("\n", 1)[0] for t in doc.texts] == ["# One", "## Two", "### Three"]
+    [doc] = minilm.encode_chunks([text], chunker="markdown-sections", chunker_options={"max_level": 1})
+    assert len(doc) == 1 and doc.texts == [text.strip()]
+    with pytest.raises(InvalidArgumentError) as err:
+        minilm.encode_chunks([text], chunker="markdown-sections", chunker_options={"max_level": 0})
+    assert err.value.argument == "chunker_options.max_level"

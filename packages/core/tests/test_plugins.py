@@ -152,6 +152,8 @@ def test_plugins_json_lists_builtins_and_the_example(run, example_installed):
     assert {"cpu", "cuda", "mps"} <= set(report["devices"]) and report["devices"]["cpu"]["available"] is True
     assert report["aliases"]["Youtu-RAG/Youtu-Embedding-V1"]["target"] == "tencent/Youtu-Embedding"
     assert "all-MiniLM-L6-v2" in report["aliases"]
+    assert {"tokens", "sentences", "paragraphs", "markdown-sections"} <= set(report["chunkers"])
+    assert report["chunkers"]["markdown-sections"]["plugin"] == "example"
     assert CORE_COMMANDS | {"count-tokens"} <= set(report["commands"])
     assert {report["commands"][name]["plugin"] for name in CORE_COMMANDS} == {"commands"}
     plugins = {p["name"]: p for p in report["plugins"]}
@@ -162,11 +164,13 @@ def test_plugins_json_lists_builtins_and_the_example(run, example_installed):
     assert set(example["hooks"]) == {
         "register_pooling_strategies",
         "register_instruction_templates",
+        "register_chunkers",
         "register_commands",
     }
     assert example["provides"] == {
         "pooling": ["mean_sqrt_len"],
         "templates": ["instructor"],
+        "chunkers": ["markdown-sections"],
         "commands": ["count-tokens"],
     }
     assert report["pooling"]["mean_sqrt_len"]["plugin"] == "example"

@@ -137,8 +137,10 @@ def test_prefix_mask_methods_agree_unless_tokens_merge(tiny_utu: Path) -> None:
     """Offsets vs prefix-count exclusion: equal when no token straddles the prefix boundary."""
     by_offsets = Encoder(tiny_utu, prefix_mask="offsets")
     by_count = Encoder(tiny_utu, prefix_mask="count")
-    ids_o, skips_o = by_offsets._tokenize(QUERIES, QUERY_PROMPT, 64, True)
-    ids_c, skips_c = by_count._tokenize(QUERIES, QUERY_PROMPT, 64, True)
+    rows_o = by_offsets.tokenize_rows(QUERIES, prefix=QUERY_PROMPT, max_length=64)
+    ids_o, skips_o = rows_o.ids, rows_o.skips
+    rows_c = by_count.tokenize_rows(QUERIES, prefix=QUERY_PROMPT, max_length=64)
+    ids_c, skips_c = rows_c.ids, rows_c.skips
     assert ids_o == ids_c and skips_o == skips_c
     np.testing.assert_allclose(
         by_offsets.encode(QUERIES, prompt=QUERY_PROMPT), by_count.encode(QUERIES, prompt=QUERY_PROMPT), atol=1e-6
@@ -149,8 +151,8 @@ def test_prefix_mask_methods_agree_unless_tokens_merge(tiny_utu: Path) -> None:
     full = by_offsets.tokenizer(merged_prefix + text)["input_ids"]
     alone = by_offsets.tokenizer(merged_prefix)["input_ids"]
     assert full[: len(alone)] != alone, "the test needs a tokenisation that merges across the boundary"
-    _, skip_o = by_offsets._tokenize([text], merged_prefix, 64, True)
-    _, skip_c = by_count._tokenize([text], merged_prefix, 64, True)
+    skip_o = by_offsets.tokenize_rows([text], prefix=merged_prefix, max_length=64).skips
+    skip_c = by_count.tokenize_rows([text], prefix=merged_prefix, max_length=64).skips
     assert skip_o[0] < skip_c[0]
 
 

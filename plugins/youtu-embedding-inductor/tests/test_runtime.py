@@ -79,7 +79,7 @@ def test_int8_weights_are_int8_per_channel(compiled_int8: Encoder) -> None:
     """Each of the 36 linear layers keeps int8 weights with one scale per output channel."""
     from torchao.quantization import Int8Tensor
 
-    graph = compiled_int8._runner.compiled._orig_mod  # type: ignore[attr-defined]
+    graph = compiled_int8.runner.compiled._orig_mod  # type: ignore[attr-defined]
     weights = [p for n, p in graph.named_parameters() if n.endswith("weight") and isinstance(p, Int8Tensor)]
     assert len(weights) == 36  # 6 layers x (query, key, value, attention output, intermediate, output)
     assert all(w.qdata.dtype == torch.int8 and w.scale.numel() == w.shape[0] for w in weights)

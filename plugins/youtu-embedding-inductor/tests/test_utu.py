@@ -52,7 +52,7 @@ def test_utu_int8_close_to_bf16_with_half_the_weights(tiny_utu: Path, eager_bf16
     int8 = Encoder(tiny_utu, device="cpu", runtime="inductor", quantization="int8")
     cosine = _cosine(int8.encode(texts), eager_bf16.encode(texts))
     assert cosine.mean() >= 0.99 and cosine.min() >= 0.98, (cosine.mean(), cosine.min())
-    graph = int8._runner.compiled._orig_mod  # type: ignore[attr-defined]
+    graph = int8.runner.compiled._orig_mod  # type: ignore[attr-defined]
     quantized = {n: p for n, p in graph.named_parameters() if isinstance(p, Int8Tensor)}
     assert len(quantized) == 2 * 7  # 2 layers x (q, k, v, o, gate, up, down)
     int8_bytes = sum(p.qdata.numel() + p.scale.numel() * p.scale.element_size() for p in quantized.values())

@@ -67,7 +67,7 @@ def test_utu_is_refused_clearly(tiny_utu: Path, ort_cache: Path) -> None:
 def test_threads_option_reaches_the_session(minilm_path: Path, ort_fp32: Encoder, ort_cache: Path) -> None:
     one = _ort(minilm_path, ort_cache, runtime_options={"num_threads": 1, "allow_spinning": True})
     assert one.info()["runtime_details"]["threads"] == 1 and one.info()["runtime_details"]["allow_spinning"] is True
-    assert one._runner.session.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
+    assert one.runner.session.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
     texts = ["the cat sat on the mat", "a dog runs in the park"]
     assert np.allclose(one.encode(texts), ort_fp32.encode(texts), atol=1e-6)
 

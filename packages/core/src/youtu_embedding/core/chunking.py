@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from youtu_embedding.core.errors import InvalidArgumentError
 
-if TYPE_CHECKING:  # imported where used: registering chunkers (youtu-embed plugins) stays cheap
+if TYPE_CHECKING:  # torch and numpy are imported where used: chunker plugins load when the CLI app is built
     import numpy as np
     import torch
 

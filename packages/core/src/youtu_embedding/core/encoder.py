@@ -27,12 +27,23 @@ from youtu_embedding.core.prompts import (
     resolve_prefix,
 )
 from youtu_embedding.core.quantization import check_precision, quantize_embeddings
-from youtu_embedding.core.runtimes import DEFAULT_RUNTIME, get_runtime, prepare_runtime
+from youtu_embedding.core.rows import (
+    MAX_CHARS_PER_TOKEN,
+    TokenPiece,
+    TokenRows,
+    cut_is_safe_left,
+    cut_is_safe_right,
+    left_cut_point,
+)
+from youtu_embedding.core.runtimes import DEFAULT_RUNTIME, RuntimeModel, get_runtime, prepare_runtime
 from youtu_embedding.core.similarity import SIMILARITY_FUNCTIONS, similarity
 from youtu_embedding.core.streaming import NpyStreamWriter, chunked
+from youtu_embedding.core.templates import get_template
 
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_BATCH_TOKENS = 16384
+#: The sides of a retrieval pair, for :meth:`Encoder.resolve_prefix`.
+SIDES = ("query", "document")
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -183,8 +194,6 @@ class Encoder:
         self.pooling_name = pooling or layout.pooling
         self._pooling: PoolingStrategy = get_pooling(self.pooling_name)
         self.normalize = layout.normalize if normalize is None else bool(normalize)
-        from youtu_embedding.core.templates import get_template
-
         self.template = get_template(template).name
         self.include_prompt = layout.include_prompt if include_prompt is None else bool(include_prompt)
         self.prefix_mask = prefix_mask
@@ -196,6 +205,8 @@ class Encoder:
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.dimension = int(self.loaded.model.config.hidden_size)
+        self._layout: tuple[int, int] | None = None
+        self._cpt: int | None = None
 
     # -- properties -----------------------------------------------------------------------
     @property
@@ -288,38 +299,122 @@ class Encoder:
         return {"description": self.runtime.description, **(describe() if callable(describe) else {})}
 
     # -- tokenisation -----------------------------------------------------------------------
-    def _tokenize(
-        self, texts: list[str], prefix: str, max_length: int, truncate: bool, side: str = "right"
-    ) -> tuple[list[list[int]], list[int]]:
-        """Token ids of ``prefix + text`` for each text, and how many leading tokens pooling skips.
+    def resolve_prefix(
+        self,
+        *,
+        prompt_name: str | None = None,
+        prompt: str | None = None,
+        instruction: str | None = None,
+        task: str | None = None,
+        template: str | None = None,
+        side: str = "query",
+    ) -> str:
+        """The text prefix that :meth:`encode` would put before each text for these arguments.
 
-        ``side="left"`` keeps the end of an over-long input (the tokens right after the leading
-        special tokens are dropped); ``"right"`` keeps its start.
+        At most one of ``prompt_name``, ``prompt``, ``instruction``, ``task``; with none, the
+        model's default prompt (if any). ``side`` (``"query"`` or ``"document"``) matters for
+        ``task`` only: documents of retrieval/reranking tasks get the template's document prefix
+        (none for ``youtu``), those of symmetric tasks (STS, pair classification...) the instruction.
         """
+        if side not in SIDES:
+            raise InvalidArgumentError("side", f"unknown side '{side}'", SIDES)
+        tmpl = template or self.template
+        if (
+            task is not None
+            and side == "document"
+            and not any(v is not None for v in (prompt_name, prompt, instruction))
+        ):
+            return get_template(tmpl).task_prefixes(task)[1]
+        return resolve_prefix(
+            self.prompts,
+            prompt_name=prompt_name,
+            prompt=prompt,
+            instruction=instruction,
+            task=task,
+            template=tmpl,
+            default_prompt_name=self.default_prompt_name,
+        )
+
+    def tokenize_rows(
+        self,
+        texts: Sequence[str] | str,
+        *,
+        prefix: str = "",
+        max_length: int | None = None,
+        truncate: bool = True,
+        side: str = "right",
+        keep_long: bool = False,
+        return_offsets: bool = False,
+    ) -> TokenRows:
+        """Token rows of ``prefix + text`` for each text, as :meth:`encode` feeds them, with pooling skips.
+
+        Args:
+            texts: non-empty strings (a single string gives one row).
+            prefix: the text prefix (see :meth:`resolve_prefix`); lower-cased with the text for
+                ``do_lower_case`` models, as the encoder does.
+            max_length: tokens per row, prefix and special tokens included (default: the encoder's).
+            truncate: cut longer rows (``side="right"`` keeps the start, ``"left"`` the end: the
+                tokens right after the leading special tokens are dropped); when False they raise
+                :class:`~youtu_embedding.core.errors.InputTooLongError` naming ``texts[i]``.
+            keep_long: return over-long rows whole (neither cut nor refused), for callers that
+                window them (long-document chunking): run windows of ``ids[lead:len - trail]``
+                re-wrapped in the special tokens, and pool any token span with :meth:`pool_spans`.
+            return_offsets: also give each token's character span (fast tokenizers only).
+
+        When truncating, a text far longer than ``max_length`` tokens is cut to a character budget
+        (``max_length`` x the tokenizer's longest vocabulary entry, at most
+        :data:`~youtu_embedding.core.rows.MAX_CHARS_PER_TOKEN`) before tokenisation, so a huge input
+        costs about as much as a ``max_length`` one; the cut is kept only when the kept tokens are
+        provably those of the whole text, else the budget doubles (up to the whole text). The rows
+        are identical to tokenising the whole text.
+        """
+        texts_list, _ = _check_texts(texts)
+        max_length = self.max_length if max_length is None else max_length
+        _positive("max_length", max_length)
         if side not in TRUNCATION_SIDES:
             raise InvalidArgumentError("truncation_side", f"unknown side '{side}'", TRUNCATION_SIDES)
-        tok = self.tokenizer
+        if not isinstance(prefix, str):
+            raise InvalidArgumentError("prefix", f"must be a string, got {type(prefix).__name__}")
+        if return_offsets and not self.tokenizer.is_fast:
+            raise InvalidArgumentError("return_offsets", "character offsets need a fast (Rust) tokenizer")
         lower = self.loaded.layout.do_lower_case
-        full = [(prefix + t).lower() if lower else prefix + t for t in texts]
-        use_offsets = not self.include_prompt and self.prefix_mask == "offsets"
+        prefix_text = prefix.lower() if lower else prefix
+        full = [prefix_text + (t.lower() if lower else t) for t in texts_list]
+        truncate = truncate and not keep_long
+        use_offsets = (not self.include_prompt and self.prefix_mask == "offsets") or return_offsets
         left = truncate and side == "left"
-        enc = tok(
-            full,
-            add_special_tokens=True,
-            truncation=truncate and not left,
-            max_length=max_length if truncate and not left else None,
-            return_offsets_mapping=use_offsets,
-            return_special_tokens_mask=use_offsets or left,
-            return_attention_mask=False,
-            verbose=False,
-        )
-        ids: list[list[int]] = enc["input_ids"]
-        offsets = enc["offset_mapping"] if use_offsets else None
-        specials = enc["special_tokens_mask"] if use_offsets or left else None
-        cuts = [0] * len(ids)
-        if left:
-            ids, specials, offsets, cuts = _cut_left(ids, specials, offsets, max_length)
-        if not truncate:
+        lead, trail = self._special_layout()
+        ids: list[list[int]] = [[] for _ in full]
+        offsets: list[Any] = [None] * len(full)
+        specials: list[Any] = [None] * len(full)
+        cuts = [0] * len(full)
+        budget = len(prefix_text) + max_length * self._chars_per_token()
+        long_rows = [i for i, s in enumerate(full) if truncate and len(s) > budget] if self.tokenizer.is_fast else []
+        for i, cut_row in self._precut(full, long_rows, len(prefix_text), budget, max_length, left, lead, trail):
+            ids[i], specials[i], offsets[i], cuts[i] = cut_row
+        rest = [i for i in range(len(full)) if not ids[i]]
+        if rest:
+            enc = self.tokenizer(
+                [full[i] for i in rest],
+                add_special_tokens=True,
+                truncation=truncate and not left,
+                max_length=max_length if truncate and not left else None,
+                return_offsets_mapping=use_offsets,
+                return_special_tokens_mask=use_offsets or left,
+                return_attention_mask=False,
+                verbose=False,
+            )
+            got_ids: list[list[int]] = enc["input_ids"]
+            got_offsets = enc["offset_mapping"] if use_offsets else None
+            got_specials = enc["special_tokens_mask"] if use_offsets or left else None
+            got_cuts = [0] * len(rest)
+            if left:
+                got_ids, got_specials, got_offsets, got_cuts = _cut_left(got_ids, got_specials, got_offsets, max_length)
+            for k, i in enumerate(rest):
+                ids[i], cuts[i] = got_ids[k], got_cuts[k]
+                offsets[i] = got_offsets[k] if got_offsets is not None else None
+                specials[i] = got_specials[k] if got_specials is not None else None
+        if not truncate and not keep_long:
             for i, row in enumerate(ids):
                 if len(row) > max_length:
                     raise InputTooLongError(
@@ -327,16 +422,15 @@ class Encoder:
                         f"has {len(row)} tokens, more than max_length={max_length}, and truncation is off "
                         "(pass truncate=True to cut it)",
                     )
-        prefix_text = prefix.lower() if lower else prefix
         if self.include_prompt:
             skips = [0] * len(ids)
-        elif offsets is not None and specials is not None:
+        elif self.prefix_mask == "offsets" and use_offsets:
             skips = [
                 offset_prefix_tokens(off, spec, len(prefix_text)) for off, spec in zip(offsets, specials, strict=True)
             ]
         else:
-            counted = count_prefix_tokens(tok, prefix_text)
-            leading = leading_special_tokens(tok) if any(cuts) else 0
+            counted = count_prefix_tokens(self.tokenizer, prefix_text)
+            leading = leading_special_tokens(self.tokenizer) if any(cuts) else 0
             skips = [max(leading, counted - cut) if cut else counted for cut in cuts]
         for i, (row, skip) in enumerate(zip(ids, skips, strict=True)):
             if skip >= len(row):
@@ -345,14 +439,165 @@ class Encoder:
                     f"texts[{i}]: the prefix takes {skip} of {len(row)} tokens, leaving no text to embed "
                     f"(max_length={max_length}); raise max_length or shorten the instruction",
                 )
-        return ids, skips
+        kept_offsets = [[(int(a), int(b)) for a, b in off] for off in offsets] if return_offsets else None
+        return TokenRows(ids, skips, prefix, lead, trail, kept_offsets)
+
+    def _precut(
+        self,
+        full: list[str],
+        rows: list[int],
+        prefix_chars: int,
+        budget: int,
+        max_length: int,
+        left: bool,
+        lead: int,
+        trail: int,
+    ) -> Iterator[tuple[int, tuple[list[int], list[int], list[tuple[int, int]], int]]]:
+        """Tokenise the over-long ``full[i]`` of ``rows`` cut to a character budget; yields the safe ones.
+
+        Right: ``full[:budget]``, truncated to the first ``max_length - lead - trail`` text tokens
+        as the tokenizer's own truncation does. Left: the prefix + the text from a word boundary
+        leaving ``budget`` characters, then :func:`_cut_left`. A cut that is not provably safe
+        (see :mod:`youtu_embedding.core.rows`) is retried with twice the budget; rows whose budget
+        reaches their length are left to the caller (tokenised whole).
+        """
+        keep = max_length - lead - trail
+        if keep <= 0:
+            return
+        pending = list(rows)
+        while pending:
+            cut_texts, starts, todo = [], [], []
+            for i in pending:
+                if len(full[i]) <= budget:
+                    continue  # the whole text: the caller's ordinary path
+                if left:
+                    start = left_cut_point(full[i], prefix_chars, budget - prefix_chars)
+                    if start is None:
+                        continue
+                    cut_texts.append(full[i][:prefix_chars] + full[i][start:])
+                    starts.append(start)
+                else:
+                    cut_texts.append(full[i][:budget])
+                    starts.append(prefix_chars)
+                todo.append(i)
+            if not todo:
+                return
+            enc = self.tokenizer(
+                cut_texts,
+                add_special_tokens=True,
+                return_offsets_mapping=True,
+                return_special_tokens_mask=True,
+                return_attention_mask=False,
+                verbose=False,
+            )
+            retry = []
+            for k, i in enumerate(todo):
+                row, spec, off = enc["input_ids"][k], enc["special_tokens_mask"][k], enc["offset_mapping"][k]
+                words = enc.encodings[k].word_ids
+                shift = starts[k] - prefix_chars
+                if left:
+                    cut_rows, cut_specs, cut_offs, cut_counts = _cut_left([row], [spec], [off], max_length)
+                    first = next((j for j, flag in enumerate(spec) if not flag), len(row)) + cut_counts[0]
+                    if cut_counts[0] and cut_is_safe_left(words, off, prefix_chars, first):
+                        moved = [(a + shift, b + shift) if b > prefix_chars else (a, b) for a, b in cut_offs[0]]
+                        yield i, (cut_rows[0], cut_specs[0], moved, cut_counts[0])
+                        continue
+                else:
+                    end = len(row) - trail
+                    if end - lead > keep and cut_is_safe_right(words[:end], lead + keep):
+                        take = slice(0, lead + keep)
+                        tail = slice(end, len(row))
+                        yield i, (row[take] + row[tail], spec[take] + spec[tail], off[take] + off[tail], 0)
+                        continue
+                retry.append(i)
+            pending, budget = retry, budget * 2
+
+    def _special_layout(self) -> tuple[int, int]:
+        """Special tokens the tokenizer adds before and after one text (``(1, 1)`` for BERT)."""
+        if self._layout is None:
+            lead = leading_special_tokens(self.tokenizer)
+            self._layout = (lead, max(0, int(self.tokenizer.num_special_tokens_to_add(False)) - lead))
+        return self._layout
+
+    def _chars_per_token(self) -> int:
+        """A bound of the characters one token covers: the longest vocabulary entry, at most MAX_CHARS_PER_TOKEN.
+
+        Vocabulary entries are at least as long as the text they cover (byte-level entries count
+        bytes, WordPiece ones carry ``##``); [UNK] can cover more, which the budget check catches.
+        """
+        if self._cpt is None:
+            longest = max((len(t) for t in self.tokenizer.get_vocab()), default=1)
+            self._cpt = max(1, min(MAX_CHARS_PER_TOKEN, longest))
+        return self._cpt
 
     def tokenize(
         self, texts: list[str] | str, *, prompt: str = "", truncate: bool = True, side: str = "right"
     ) -> list[list[int]]:
         """Token ids as the encoder would feed them (prefix included, truncated to max_length on ``side``)."""
-        texts, _ = _check_texts(texts)
-        return self._tokenize(texts, prompt, self.max_length, truncate, side)[0]
+        return self.tokenize_rows(texts, prefix=prompt, truncate=truncate, side=side).ids
+
+    def token_pieces(
+        self,
+        text: str,
+        *,
+        prefix: str = "",
+        add_special_tokens: bool = True,
+        truncate: bool = True,
+        side: str = "right",
+        max_length: int | None = None,
+    ) -> list[TokenPiece]:
+        """Every token of ``prefix + text`` with its text, character span, special flag and pooling flag.
+
+        With ``add_special_tokens`` the ids are exactly those :meth:`encode` embeds (lower-cased
+        for ``do_lower_case`` models, truncated the same way) and ``pooled`` marks the tokens
+        pooling uses. Without, the text's tokens alone (no [CLS]/BOS), as a tokenizer call gives them.
+        ``truncate=False`` lists every token of an over-long input (nothing is refused: this is a view).
+        """
+        tok = self.tokenizer
+        lower = self.loaded.layout.do_lower_case
+        original = prefix + text
+        fast = bool(getattr(tok, "is_fast", False))
+        special_ids = set(tok.all_special_ids)
+        if add_special_tokens:
+            rows = self.tokenize_rows(
+                [text],
+                prefix=prefix,
+                max_length=max_length,
+                side=side,
+                keep_long=not truncate,
+                return_offsets=fast,
+            )
+            ids, skip = rows.ids[0], rows.skips[0]
+            offsets = rows.offsets[0] if rows.offsets is not None else None
+        else:
+            _check_texts([text])
+            lowered_prefix = prefix.lower() if lower else prefix
+            out = tok(
+                lowered_prefix + (text.lower() if lower else text),
+                add_special_tokens=False,
+                truncation=truncate,
+                max_length=(max_length or self.max_length) if truncate else None,
+                return_offsets_mapping=fast,
+                verbose=False,
+            )
+            ids, offsets = out["input_ids"], out["offset_mapping"] if fast else None
+            if self.include_prompt or not prefix:
+                skip = 0
+            elif offsets is not None and self.prefix_mask == "offsets":
+                skip = offset_prefix_tokens(offsets, [int(t in special_ids) for t in ids], len(lowered_prefix))
+            else:
+                skip = len(tok(lowered_prefix, add_special_tokens=False)["input_ids"])
+        shown = (prefix.lower() + text.lower()) if lower and len((prefix + text).lower()) != len(original) else original
+        names = tok.convert_ids_to_tokens(ids)
+        pieces = []
+        for j, token_id in enumerate(ids):
+            special = token_id in special_ids
+            if special or offsets is None:
+                pieces.append(TokenPiece(int(token_id), str(names[j]), special, pooled=j >= skip))
+            else:
+                start, stop = offsets[j]
+                pieces.append(TokenPiece(int(token_id), shown[start:stop], False, int(start), int(stop), j >= skip))
+        return pieces
 
     # -- encoding ---------------------------------------------------------------------------
     def encode(
@@ -421,16 +666,10 @@ class Encoder:
                     "truncate_dim", f"{truncate_dim} is larger than the model dimension {self.dimension}"
                 )
         check_precision(precision)
-        pool = self._pooling if pooling is None else get_pooling(pooling)
+        pool = self.pooling_strategy(pooling)
         normalize = self.normalize if normalize is None else normalize
-        prefix = resolve_prefix(
-            self.prompts,
-            prompt_name=prompt_name,
-            prompt=prompt,
-            instruction=instruction,
-            task=task,
-            template=template or self.template,
-            default_prompt_name=self.default_prompt_name,
+        prefix = self.resolve_prefix(
+            prompt_name=prompt_name, prompt=prompt, instruction=instruction, task=task, template=template
         )
         long_inputs = _long_inputs_mode(long_inputs, truncate)
         dim = truncate_dim or self.dimension
@@ -443,19 +682,19 @@ class Encoder:
             pooled = self._pool_rows(rows, row_skips, pool, batch_size, max_batch_tokens, show_progress)
             starts = np.cumsum([0] + [len(item.rows) for item in items])
             emb = torch.stack([combine_pooled(item, pooled[starts[i] : starts[i + 1]]) for i, item in enumerate(items)])
-            emb = emb[:, :dim]
-            out[:] = (F.normalize(emb, p=2, dim=-1) if normalize else emb).numpy()
+            out[:] = self.finish_rows(emb, truncate_dim=dim, normalize=normalize)
         elif texts_list:
-            ids, skips = self._tokenize(texts_list, prefix, max_length, long_inputs == "truncate")
-            batches = plan_batches([len(r) for r in ids], batch_size, max_batch_tokens)
+            token_rows = self.tokenize_rows(
+                texts_list, prefix=prefix, max_length=max_length, truncate=long_inputs == "truncate"
+            )
+            batches = self.plan_batches(token_rows, batch_size=batch_size, max_batch_tokens=max_batch_tokens)
             for batch in tqdm(
                 batches, desc="Encoding", unit="batch", disable=None if show_progress is None else not show_progress
             ):
-                emb = self._forward([ids[i] for i in batch], [skips[i] for i in batch], pool)
-                emb = emb[:, :dim]
-                if normalize:
-                    emb = F.normalize(emb, p=2, dim=-1)
-                out[batch] = emb.cpu().numpy()
+                part = token_rows.select(batch)
+                out[batch] = self.finish_rows(
+                    self.pool_rows(part.ids, part.skips, pooling=pool), truncate_dim=dim, normalize=normalize
+                )
         result: np.ndarray = out
         if precision != "float32":
             result = quantize_embeddings(out, precision, ranges=ranges, calibration_embeddings=calibration_embeddings)
@@ -463,8 +702,29 @@ class Encoder:
             result = result[0]
         return torch.from_numpy(result) if convert_to_tensor else result
 
+    # -- row-level steps (what encode runs; public for servers and chunkers) --------------------
+    def plan_batches(
+        self,
+        rows: TokenRows | Sequence[Sequence[int]],
+        *,
+        batch_size: int | None = None,
+        max_batch_tokens: int | None = None,
+    ) -> list[list[int]]:
+        """Row indices grouped into length-sorted batches (longest first) under the item and padded-token limits."""
+        lengths = rows.lengths if isinstance(rows, TokenRows) else [len(r) for r in rows]
+        batch_size = self.batch_size if batch_size is None else batch_size
+        max_batch_tokens = self.max_batch_tokens if max_batch_tokens is None else max_batch_tokens
+        _positive("batch_size", batch_size)
+        _positive("max_batch_tokens", max_batch_tokens)
+        return plan_batches(lengths, batch_size, max_batch_tokens)
+
+    @property
+    def runner(self) -> RuntimeModel:
+        """The prepared runtime model that executes the network (see :mod:`youtu_embedding.core.runtimes`)."""
+        return self._runner
+
     @torch.inference_mode()
-    def token_states(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def token_states(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Run token-id rows as one right-padded batch: ``(last hidden states (B, T, D), attention mask (B, T))``.
 
         Both tensors are on the encoder's device; padded positions have mask 0. With packed
@@ -486,12 +746,90 @@ class Encoder:
         hidden = self._runner(input_ids=input_ids, attention_mask=attention, return_dict=True).last_hidden_state
         return hidden, attention
 
+    def pooling_strategy(self, pooling: str | PoolingStrategy | None = None) -> PoolingStrategy:
+        """The encoder's pooling strategy (``None``), or the one registered as ``pooling``."""
+        if pooling is None:
+            return self._pooling
+        return pooling if isinstance(pooling, PoolingStrategy) else get_pooling(pooling)
+
     @torch.inference_mode()
-    def _forward(self, rows: list[list[int]], skips: list[int], pool: PoolingStrategy) -> torch.Tensor:
-        hidden, attention = self.token_states(rows)
+    def pool_rows(
+        self,
+        ids: Sequence[Sequence[int]],
+        skips: Sequence[int] | None = None,
+        *,
+        pooling: str | PoolingStrategy | None = None,
+    ) -> torch.Tensor:
+        """Run one batch of rows and pool each: float32 ``(n, dimension)`` on the encoder's device.
+
+        ``skips``: leading tokens of each row that pooling leaves out (as :meth:`tokenize_rows`
+        gives them; default none). Rows are not re-planned: pass a batch that fits in memory.
+        """
+        hidden, attention = self.token_states(ids)
         positions = torch.arange(attention.shape[1], device=attention.device).unsqueeze(0)
-        pool_mask = attention.bool() & (positions >= torch.tensor(skips, device=attention.device).unsqueeze(1))
-        return pool(hidden.float(), pool_mask)
+        starts = torch.tensor(list(skips) if skips is not None else [0] * len(ids), device=attention.device)
+        pool_mask = attention.bool() & (positions >= starts.unsqueeze(1))
+        return self.pooling_strategy(pooling)(hidden.float(), pool_mask)
+
+    @torch.inference_mode()
+    def pool_spans(
+        self,
+        ids: Sequence[Sequence[int]],
+        spans: Sequence[tuple[int, int, int]],
+        *,
+        pooling: str | PoolingStrategy | None = None,
+    ) -> torch.Tensor:
+        """Run one batch of rows once and pool token spans of them: float32 ``(len(spans), dimension)``.
+
+        Each span is ``(row, start, stop)``: tokens ``start:stop`` of ``ids[row]`` (any number of
+        spans per row, overlapping or not), e.g. the chunks of a long document run as one window
+        (late chunking), or ``(i, skips[i], len(ids[i]))`` for what :meth:`pool_rows` pools.
+        """
+        hidden, attention = self.token_states(ids)
+        for k, (row, start, stop) in enumerate(spans):
+            if not 0 <= row < len(ids) or not 0 <= start < stop <= len(ids[row]):
+                raise InvalidArgumentError(
+                    f"spans[{k}]",
+                    f"({row}, {start}, {stop}) is not a non-empty token span of the {len(ids)} rows",
+                )
+        index = torch.tensor([s[0] for s in spans], device=hidden.device)
+        positions = torch.arange(attention.shape[1], device=attention.device).unsqueeze(0)
+        starts = torch.tensor([s[1] for s in spans], device=attention.device).unsqueeze(1)
+        stops = torch.tensor([s[2] for s in spans], device=attention.device).unsqueeze(1)
+        mask = attention[index].bool() & (positions >= starts) & (positions < stops)
+        return self.pooling_strategy(pooling)(hidden[index].float(), mask)
+
+    def finish_rows(
+        self,
+        pooled: torch.Tensor | np.ndarray,
+        *,
+        truncate_dim: int | None = None,
+        normalize: bool | None = None,
+        precision: str = "float32",
+        ranges: np.ndarray | None = None,
+        calibration_embeddings: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Pooled vectors to output rows, as :meth:`encode` does: keep ``truncate_dim`` dimensions, then
+        L2-normalise (``normalize=None``: the encoder's setting), then quantise to ``precision``.
+
+        int8/uint8 without ``ranges``/``calibration_embeddings`` calibrate on the rows given: pass
+        all rows of one output together.
+        """
+        if truncate_dim is not None:
+            _positive("truncate_dim", truncate_dim)
+            if truncate_dim > self.dimension:
+                raise InvalidArgumentError(
+                    "truncate_dim", f"{truncate_dim} is larger than the model dimension {self.dimension}"
+                )
+        check_precision(precision)
+        emb = pooled if isinstance(pooled, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(pooled))
+        emb = emb[:, : truncate_dim or self.dimension]
+        if self.normalize if normalize is None else normalize:
+            emb = F.normalize(emb, p=2, dim=-1)
+        out: np.ndarray = emb.float().cpu().numpy()
+        if precision != "float32":
+            out = quantize_embeddings(out, precision, ranges=ranges, calibration_embeddings=calibration_embeddings)
+        return out
 
     def _pool_rows(
         self,
@@ -508,7 +846,7 @@ class Encoder:
         for batch in tqdm(
             batches, desc="Encoding", unit="batch", disable=None if show_progress is None else not show_progress
         ):
-            out[batch] = self._forward([rows[i] for i in batch], [skips[i] for i in batch], pool).float().cpu()
+            out[batch] = self.pool_rows([rows[i] for i in batch], [skips[i] for i in batch], pooling=pool).cpu()
         return out
 
     def encode_chunks(self, documents: Sequence[str] | str, **kwargs: Any) -> list[ChunkedDocument]:
@@ -561,15 +899,28 @@ class Encoder:
         return writer.rows
 
     def encode_queries(self, texts: Sequence[str] | str, **kwargs: Any) -> np.ndarray | torch.Tensor:
-        """Embed queries: the model's ``query`` prompt unless a prompt or instruction is given."""
+        """Embed queries: the model's ``query`` prompt unless a prompt or instruction is given.
+
+        ``task=``: the task's instruction (the query side of any task kind).
+        """
         if not any(kwargs.get(k) is not None for k in ("prompt_name", "prompt", "instruction", "task")):
             kwargs["prompt"] = self.prompts.get("query", "")
         return self.encode(texts, **kwargs)
 
     def encode_documents(self, texts: Sequence[str] | str, **kwargs: Any) -> np.ndarray | torch.Tensor:
-        """Embed documents: the model's ``document`` (or ``passage``) prompt unless one is given."""
+        """Embed documents: the model's ``document`` (or ``passage``) prompt unless one is given.
+
+        ``task=``: the document side of the task (:meth:`resolve_prefix` with ``side="document"``):
+        no instruction for retrieval and reranking documents (the template's document prefix),
+        the task's instruction for symmetric tasks (STS, pair classification, clustering...).
+        """
         if not any(kwargs.get(k) is not None for k in ("prompt_name", "prompt", "instruction", "task")):
             kwargs["prompt"] = self.prompts.get("document", self.prompts.get("passage", ""))
+        elif kwargs.get("task") is not None and not any(
+            kwargs.get(k) is not None for k in ("prompt_name", "prompt", "instruction")
+        ):
+            task, template = kwargs.pop("task"), kwargs.pop("template", None)
+            kwargs["prompt"] = self.resolve_prefix(task=task, template=template, side="document")
         return self.encode(texts, **kwargs)
 
     def similarity(self, a: Any, b: Any, *, fn: str | None = None) -> np.ndarray | torch.Tensor:
@@ -588,4 +939,4 @@ class Encoder:
         )
 
 
-__all__ = ["SIMILARITY_FUNCTIONS", "Encoder"]
+__all__ = ["SIDES", "SIMILARITY_FUNCTIONS", "Encoder", "TokenPiece", "TokenRows"]

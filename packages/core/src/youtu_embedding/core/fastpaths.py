@@ -14,6 +14,25 @@ from youtu_embedding.core.errors import InvalidArgumentError
 
 QUANTIZATION_CHOICES = ("int8",)
 _CPU_HINT = "on CPU, dtype='bfloat16' (bf16 instructions) or quantization='int8' is faster; see docs/performance.md"
+#: The fastest measured CPU paths (docs/performance.md, "Fastest CPU paths"), for BERT-family models.
+_OPENVINO_HINT = (
+    "on CPU the fastest paths are runtime='openvino' (youtu-embedding-openvino): "
+    "runtime_options={'precision': 'bf16', 'streams': 2} (lossless tier) or quantization='int8' with a "
+    "runtime_options calibration_file (int8 tier); see docs/performance.md"
+)
+_OPENVINO_INSTALL_HINT = (
+    "on CPU the fastest paths are the openvino runtime's (pip install youtu-embedding-openvino; "
+    "precision bf16, or int8 calibrated); without it dtype='bfloat16'; see docs/performance.md"
+)
+
+
+def cpu_hint(model: nn.Module) -> str:
+    """The CPU speed recommendation for `model`: the OpenVINO runtime where it applies, else core bf16."""
+    import importlib.util
+
+    if getattr(getattr(model, "config", None), "model_type", None) == "utu":  # not exportable: torch bf16
+        return _CPU_HINT
+    return _OPENVINO_HINT if importlib.util.find_spec("youtu_embedding_openvino") else _OPENVINO_INSTALL_HINT
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,5 +112,5 @@ def describe_fast_paths(
         "inference_mode": True,
         "cpu_bf16_supported": cpu_bf16_supported(),
         "torch_threads": torch.get_num_threads(),
-        "hint": None if quantization or dtype != torch.float32 or device.type != "cpu" else _CPU_HINT,
+        "hint": None if quantization or dtype != torch.float32 or device.type != "cpu" else cpu_hint(model),
     }

@@ -64,6 +64,15 @@ def weighted_mean_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> to
     return (token_embeddings * m.unsqueeze(-1)).sum(dim=1) / m.sum(dim=1, keepdim=True).clamp(min=1e-9)
 
 
+def mean_sqrt_len_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum of the masked token embeddings divided by sqrt(their count), as sentence-transformers'
+    ``mean_sqrt_len_tokens`` (the mean times sqrt(n): longer texts get longer unnormalised vectors)."""
+    import torch
+
+    m = mask.unsqueeze(-1).to(token_embeddings.dtype)
+    return (token_embeddings * m).sum(dim=1) / torch.sqrt(m.sum(dim=1).clamp(min=1e-9))
+
+
 def max_pool(token_embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Element-wise maximum over the pooled tokens."""
     import torch
@@ -78,16 +87,22 @@ BUILTIN_POOLING = [
     PoolingStrategy("lasttoken", last_token_pool, "last non-padding token (decoder embedders)"),
     PoolingStrategy("weightedmean", weighted_mean_pool, "position-weighted mean"),
     PoolingStrategy("max", max_pool, "element-wise max over tokens"),
+    PoolingStrategy(
+        "mean_sqrt_len_tokens",
+        mean_sqrt_len_pool,
+        "sum of token embeddings / sqrt(token count) (sentence-transformers)",
+    ),
 ]
 
-# sentence-transformers `1_Pooling/config.json` keys -> our strategy names
+# sentence-transformers `1_Pooling/config.json` keys -> our strategy names (a `pooling_mode` string
+# there is one of these names already: ST's modes are cls, lasttoken, max, mean, mean_sqrt_len_tokens, weightedmean)
 ST_POOLING_MODES = {
     "pooling_mode_mean_tokens": "mean",
     "pooling_mode_cls_token": "cls",
     "pooling_mode_lasttoken": "lasttoken",
     "pooling_mode_weightedmean_tokens": "weightedmean",
     "pooling_mode_max_tokens": "max",
-    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
 }
 
 

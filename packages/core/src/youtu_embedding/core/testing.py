@@ -166,6 +166,7 @@ def write_sentence_transformers_config(
         "weightedmean": "weightedmean_tokens",
         "lasttoken": "lasttoken",
         "mean_sqrt_len": "mean_sqrt_len_tokens",
+        "mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
     }
     pool_cfg: dict[str, object] = {"word_embedding_dimension": hidden}
     pool_cfg.update({f"pooling_mode_{m}": names[pooling] == m for m in modes})

@@ -76,19 +76,15 @@ class YoutuEmbeddings(EncoderSpec, Embeddings):
             return self.encoder
 
     def _query_kwargs(self) -> dict[str, Any]:
-        if self.task is not None and self.target is not None:  # the server renders the task's prefixes
+        if self.task is not None:  # the core (or the server) puts the instruction on the side(s) the task needs
             return {"task": self.task, "template": self.template}
-        if self.task is not None:
-            return {"prompt": _task_prefixes(self.template, self.task)[0]}
         if self.instruction is not None:
             return {"instruction": self.instruction, "template": self.template}
         return {}
 
     def _document_kwargs(self) -> dict[str, Any]:
-        if self.task is not None and self.target is not None:
-            return {"task": self.task, "template": self.template}
         if self.task is not None:
-            return {"prompt": _task_prefixes(self.template, self.task)[1]}
+            return {"task": self.task, "template": self.template}
         return {}
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -111,13 +107,6 @@ class YoutuEmbeddings(EncoderSpec, Embeddings):
     async def aembed_query(self, text: str) -> list[float]:
         """Async :meth:`embed_query` (runs in the default executor)."""
         return await run_in_executor(None, self.embed_query, text)
-
-
-def _task_prefixes(template: str, task: str) -> tuple[str, str]:
-    """Query and document prefixes of `task` in `template` (the instruction goes where the task needs it)."""
-    from youtu_embedding.core.templates import get_template
-
-    return get_template(template).task_prefixes(task)
 
 
 def _remote_encoder(target: str, api_key: SecretStr | None, normalize: bool | None) -> Any:

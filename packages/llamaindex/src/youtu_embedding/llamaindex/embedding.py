@@ -87,19 +87,15 @@ class YoutuEmbedding(BaseEmbedding, EncoderSpec):
             return self._encoder
 
     def _query_kwargs(self) -> dict[str, Any]:
-        if self.task is not None and self.target is not None:  # the server renders the task's prefixes
+        if self.task is not None:  # the core (or the server) puts the instruction on the side(s) the task needs
             return {"task": self.task, "template": self.template}
-        if self.task is not None:
-            return {"prompt": _task_prefixes(self.template, self.task)[0]}
         if self.instruction is not None:
             return {"instruction": self.instruction, "template": self.template}
         return {}
 
     def _text_kwargs(self) -> dict[str, Any]:
-        if self.task is not None and self.target is not None:
-            return {"task": self.task, "template": self.template}
         if self.task is not None:
-            return {"prompt": _task_prefixes(self.template, self.task)[1]}
+            return {"task": self.task, "template": self.template}
         return {}
 
     def _get_query_embedding(self, query: str) -> Embedding:
@@ -130,13 +126,6 @@ class YoutuEmbedding(BaseEmbedding, EncoderSpec):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return await asyncio.to_thread(self._get_text_embeddings, texts)
-
-
-def _task_prefixes(template: str, task: str) -> tuple[str, str]:
-    """Query and document prefixes of `task` in `template` (the instruction goes where the task needs it)."""
-    from youtu_embedding.core.templates import get_template
-
-    return get_template(template).task_prefixes(task)
 
 
 def _remote_encoder(target: str, api_key: SecretStr | None) -> Any:

@@ -13,16 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from youtu_embedding.core import Encoder
 from youtu_embedding.core.errors import InvalidArgumentError
-from youtu_embedding.core.prompts import (
-    count_prefix_tokens,
-    offset_prefix_tokens,
-    resolve_prefix,
-)
+from youtu_embedding.core.rows import TokenPiece
 
 RIGHT, LEFT = "right", "left"
 #: Characters per token assumed when a non-truncating request's input is checked against
@@ -45,19 +39,9 @@ class Tokenized:
 
 
 @dataclass
-class TokenPiece:
-    """One token of a tokenised input, for the Tokenize RPCs."""
-
-    id: int
-    text: str
-    special: bool
-    start: int | None = None
-    stop: int | None = None
-    pooled: bool = True
-
-
-@dataclass
 class TokenizedText:
+    """The tokens of one input, for the Tokenize RPCs (see :meth:`Encoder.token_pieces`)."""
+
     tokens: list[TokenPiece] = field(default_factory=list)
 
 
@@ -128,14 +112,7 @@ class Engine:
         self, *, prompt_name: str | None = None, instruction: str | None = None, template: str | None = None
     ) -> str:
         """The text prefix of a request (a model prompt or a rendered instruction)."""
-        enc = self.encoder
-        return resolve_prefix(
-            enc.prompts,
-            prompt_name=prompt_name,
-            instruction=instruction,
-            template=template or enc.template,
-            default_prompt_name=enc.default_prompt_name,
-        )
+        return self.encoder.resolve_prefix(prompt_name=prompt_name, instruction=instruction, template=template)
 
     def check_dimensions(self, dimensions: int | None, field_name: str = "dimensions") -> int:
         """The output dimension of a request (``None``: the model's)."""
@@ -168,65 +145,41 @@ class Engine:
         if not truncate:
             self.check_length(texts, prefix, field_name)
         try:
-            ids, skips = self.encoder._tokenize(texts, prefix, max_length, truncate, side=direction)
+            rows = self.encoder.tokenize_rows(
+                texts, prefix=prefix, max_length=max_length, truncate=truncate, side=direction
+            )
         except InvalidArgumentError as exc:
             message = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
             message = message.replace("max_length=", "max_input_length=").replace("truncate=True", "truncate=true")
             raise InvalidArgumentError(_field(exc.argument, field_name), message) from None
-        return Tokenized(ids, skips, chars=sum(len(prefix) + len(t) for t in texts))
+        return Tokenized(rows.ids, rows.skips, chars=sum(len(prefix) + len(t) for t in texts))
 
     def tokens(self, text: str, prefix: str, *, add_special_tokens: bool, truncate: bool) -> TokenizedText:
         """Every token of ``prefix + text`` with its piece, character offsets and pooling flag.
 
         Without ``truncate`` an input over ``max_input_length`` tokens is rejected (INVALID_ARGUMENT).
+        The ids are those Embed uses (lower-cased for ``do_lower_case`` models): :meth:`Encoder.token_pieces`.
         """
         if not truncate:
             self.check_length([text], prefix, indexed=False)
-        enc = self.encoder
-        tok = enc.tokenizer
-        full = prefix + text
-        fast = bool(getattr(tok, "is_fast", False))
-        out = tok(
-            full,
-            add_special_tokens=add_special_tokens,
-            truncation=truncate,
-            max_length=self.max_input_length if truncate else None,
-            return_offsets_mapping=fast,
-            return_special_tokens_mask=True,
-            verbose=False,
-        )
-        ids: list[int] = out["input_ids"]
-        if not truncate and len(ids) > self.max_input_length:
+        try:
+            pieces = self.encoder.token_pieces(
+                text,
+                prefix=prefix,
+                add_special_tokens=add_special_tokens,
+                truncate=truncate,
+                max_length=self.max_input_length,
+            )
+        except InvalidArgumentError as exc:
+            message = str(exc).split(": ", 1)[1] if ": " in str(exc) else str(exc)
+            raise InvalidArgumentError(_field(exc.argument, "inputs"), message) from None
+        if not truncate and len(pieces) > self.max_input_length:
             raise InvalidArgumentError(
                 "inputs",
-                f"has {len(ids)} tokens, more than max_input_length={self.max_input_length}; "
+                f"has {len(pieces)} tokens, more than max_input_length={self.max_input_length}; "
                 "a longer input cannot be embedded untruncated either",
             )
-        special: list[int] = out["special_tokens_mask"]
-        if not add_special_tokens:
-            special = [1 if t in tok.all_special_ids else 0 for t in ids]
-        offsets = out["offset_mapping"] if fast else None
-        if enc.include_prompt or not prefix:
-            skip = 0
-        elif offsets is not None and enc.prefix_mask == "offsets":
-            skip = offset_prefix_tokens(offsets, special, len(prefix))
-        else:
-            skip = (
-                count_prefix_tokens(tok, prefix)
-                if add_special_tokens
-                else len(tok(prefix, add_special_tokens=False)["input_ids"])
-            )
-        pieces = tok.convert_ids_to_tokens(ids)
-        result = TokenizedText()
-        for j, (token_id, is_special) in enumerate(zip(ids, special, strict=True)):
-            if is_special or offsets is None:
-                result.tokens.append(TokenPiece(int(token_id), str(pieces[j]), bool(is_special), pooled=j >= skip))
-            else:
-                start, stop = offsets[j]
-                result.tokens.append(
-                    TokenPiece(int(token_id), full[start:stop], False, int(start), int(stop), pooled=j >= skip)
-                )
-        return result
+        return TokenizedText(pieces)
 
     def decode(self, ids: list[int], *, skip_special_tokens: bool) -> str:
         """Text of token ids (ids outside the vocabulary are rejected, naming the position)."""
@@ -239,8 +192,7 @@ class Engine:
     # -- inference (inference thread) --------------------------------------------------------------
     def forward_pooled(self, rows: list[list[int]], skips: list[int]) -> np.ndarray:
         """Pooled float32 vectors (n, dimension) of a batch: the core's own forward + pooling."""
-        enc = self.encoder
-        return enc._forward(rows, skips, enc._pooling).cpu().numpy()
+        return self.encoder.pool_rows(rows, skips).cpu().numpy()
 
     def forward_tokens(self, rows: list[list[int]]) -> list[np.ndarray]:
         """Last-layer hidden state of every (non-padding) token of each row, float32."""
@@ -251,10 +203,7 @@ class Engine:
     # -- post-processing ------------------------------------------------------------------------------
     def finish(self, pooled: np.ndarray, *, dimensions: int, normalize: bool | None) -> np.ndarray:
         """Truncate to ``dimensions`` then L2-normalise (``None``: the model's setting), as the core does."""
-        emb = torch.from_numpy(np.ascontiguousarray(pooled))[:, :dimensions]
-        if self.encoder.normalize if normalize is None else normalize:
-            emb = F.normalize(emb, p=2, dim=-1)
-        return emb.numpy()
+        return self.encoder.finish_rows(pooled, truncate_dim=dimensions, normalize=normalize)
 
     def warmup(self, *, max_batch_tokens: int, max_batch_requests: int) -> None:
         """Run a short batch and a batch at the largest allowed shape, so memory reaches steady state."""

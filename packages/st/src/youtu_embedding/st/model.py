@@ -45,7 +45,8 @@ CORE_TO_ST_POOLING = {
     "max": "max",
     "lasttoken": "lasttoken",
     "weightedmean": "weightedmean",
-    "mean_sqrt_len": "mean_sqrt_len_tokens",
+    "mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "mean_sqrt_len": "mean_sqrt_len_tokens",  # the example plugin's name for the same pooling
 }
 
 #: our module classes -> the stock classes whose names ``save`` writes into modules.json

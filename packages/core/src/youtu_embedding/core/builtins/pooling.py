@@ -1,4 +1,5 @@
-"""Built-in pooling strategies: mean, cls, lasttoken, weightedmean, max."""
+"""Built-in pooling strategies: every mode sentence-transformers writes (mean, cls, lasttoken, weightedmean,
+max, mean_sqrt_len_tokens)."""
 
 from youtu_embedding.core.hookspecs import hookimpl
 from youtu_embedding.core.pooling import BUILTIN_POOLING, PoolingStrategy

@@ -297,14 +297,15 @@ def similarity(
     """Score queries against documents (--query/--document, or files), or two texts against each other.
 
     Queries get the model's query prompt (or --instruction/--task/--prompt-name), documents its
-    document prompt. Two positional texts are embedded alike, with the prompt options if given.
+    document prompt (with a --task of a symmetric kind, STS or pair classification, the task's
+    instruction too). Two positional texts are embedded alike, with the prompt options if given.
     """
     left, right, paired = _similarity_sides(texts, query, document, queries, documents)
     prompts = prompt_kwargs(prompt_name, instruction, task, template)
     encoder = spec.build()
     if paired:
         a = _encode_records(encoder, left, "encode_queries", **prompts)
-        b = _encode_records(encoder, right, "encode_documents")
+        b = _encode_records(encoder, right, "encode_documents", **document_prompts(prompts))
     else:
         a = _encode_records(encoder, left, **prompts)
         b = _encode_records(encoder, right, **prompts)
@@ -331,6 +332,15 @@ def similarity(
         for j, d in enumerate(right):
             table.add_row(snippet(q.text, 60), snippet(d.text, 60), f"{float(scores[i][j]):.4f}")
     Console().print(table)
+
+
+def document_prompts(prompts: dict[str, str]) -> dict[str, str]:
+    """The document side of the query prompt options: ``--task`` (with its template) only.
+
+    ``Encoder.encode_documents(task=...)`` gives retrieval documents no instruction and the
+    documents of symmetric tasks (STS, pair classification) the task's instruction, like the queries.
+    """
+    return {k: prompts[k] for k in ("task", "template") if "task" in prompts and k in prompts}
 
 
 def _top_k(scores: np.ndarray, k: int) -> list[list[int]]:
@@ -385,7 +395,9 @@ def search(
     docs = [Record(r.document_text(), r.id, r.title, r.line, r.source) for r in read.records]
     cache = None if no_cache else _search_cache(encoder, spec, cache_dir)
     try:
-        doc_emb = _encode_records_cached(encoder, docs, cache, "encode_documents", show_progress=True)
+        doc_emb = _encode_records_cached(
+            encoder, docs, cache, "encode_documents", show_progress=True, **document_prompts(prompts)
+        )
     finally:
         if cache is not None:
             cache.close()
