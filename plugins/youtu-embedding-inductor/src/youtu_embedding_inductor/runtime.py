@@ -115,8 +115,13 @@ def quantize_int8_per_token(network: torch.nn.Module) -> torch.nn.Module:
 
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        quantize_(network, Int8DynamicActivationInt8WeightConfig())
+        quantize_(network, Int8DynamicActivationInt8WeightConfig(), filter_fn=_feeds_hidden_states)
     return network
+
+
+def _feeds_hidden_states(module: torch.nn.Module, name: str) -> bool:
+    """Linear layers that compute the last hidden states: BERT's pooler feeds nothing we return."""
+    return isinstance(module, torch.nn.Linear) and "pooler" not in name.split(".")
 
 
 class InductorModel:
