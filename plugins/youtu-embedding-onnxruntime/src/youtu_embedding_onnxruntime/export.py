@@ -5,21 +5,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata as md
-import io
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from youtu_embedding.core.conversion import publish_conversion, quiet_conversion, quiet_logger
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.runtimes import check_exportable
 from youtu_embedding_onnxruntime.options import OrtOptions
@@ -110,24 +108,6 @@ def _eager_attention(model: torch.nn.Module) -> Iterator[str | None]:
             setter(current)
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence the exporter's progress prints (stdout must stay clean for ``--json``) and deprecation noise."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _publish(tmp_dir: Path, target: Path, meta: dict[str, Any]) -> None:
-    """Move a finished export into place atomically (a concurrent writer of the same key is harmless)."""
-    (tmp_dir / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-    target.parent.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(tmp_dir, target.parent)
-    except OSError:  # another process published the same key first
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-
-
 def _check_exportable(loaded: LoadedModel) -> None:
     check_exportable(loaded, "onnxruntime")
     if loaded.dtype != torch.float32:
@@ -156,7 +136,12 @@ def export_fp32(loaded: LoadedModel, options: OrtOptions) -> tuple[Path, bool]:
     start = time.perf_counter()
     logger.warning("exporting %s to ONNX (once; cached in %s)", loaded.model_id, target.parent)
     try:
-        with _quiet(), torch.inference_mode(False), torch.no_grad(), _eager_attention(loaded.model) as attention:
+        with (
+            quiet_conversion(),
+            torch.inference_mode(False),
+            torch.no_grad(),
+            _eager_attention(loaded.model) as attention,
+        ):
             program = torch.onnx.export(
                 model,
                 (example, mask),
@@ -184,7 +169,7 @@ def export_fp32(loaded: LoadedModel, options: OrtOptions) -> tuple[Path, bool]:
         "attention": attention,
         "export_seconds": round(time.perf_counter() - start, 2),
     }
-    _publish(tmp_dir, target, meta)
+    publish_conversion(tmp_dir, target, meta)
     return target, False
 
 
@@ -204,7 +189,7 @@ def quantize_int8(loaded: LoadedModel, fp32_path: Path, options: OrtOptions) -> 
     start = time.perf_counter()
     logger.warning("quantising %s to int8 (once; cached in %s)", loaded.model_id, target.parent)
     try:
-        with _quiet(), _quiet_logging("root"):
+        with quiet_conversion(), quiet_logger("root"):
             quantize_dynamic(
                 fp32_path,
                 tmp_dir / "model.onnx",
@@ -218,17 +203,5 @@ def quantize_int8(loaded: LoadedModel, fp32_path: Path, options: OrtOptions) -> 
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     meta = {"key": cache_key(loaded, options, "int8"), "quantize_seconds": round(time.perf_counter() - start, 2)}
-    _publish(tmp_dir, target, meta)
+    publish_conversion(tmp_dir, target, meta)
     return target, False
-
-
-@contextlib.contextmanager
-def _quiet_logging(name: str) -> Iterator[None]:
-    """quantize_dynamic logs a 'consider pre-processing' warning on the root logger; keep it out of the CLI."""
-    log = logging.getLogger(name if name != "root" else None)
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)

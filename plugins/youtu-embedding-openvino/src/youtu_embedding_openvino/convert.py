@@ -6,24 +6,20 @@ versions of the converting libraries, so a changed input never reuses a stale fi
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata as md
-import io
 import json
 import logging
-import os
 import re
 import shutil
 import tempfile
 import time
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from youtu_embedding.core.conversion import publish_conversion, quiet_conversion, quiet_logger
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.runtimes import check_exportable
 from youtu_embedding_openvino.options import OpenVinoOptions
@@ -89,24 +85,6 @@ def cache_path(loaded: LoadedModel, options: OpenVinoOptions, quantization: str 
     return options.cache_dir / f"{name}-{quantization or 'fp'}-{digest}" / "model.xml"
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Keep the converters' prints and warnings off stdout (``--json`` output must stay clean)."""
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _publish(tmp_dir: Path, target: Path, meta: dict[str, Any]) -> None:
-    """Move a finished IR into place atomically (a concurrent writer of the same key is harmless)."""
-    (tmp_dir / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-    target.parent.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(tmp_dir, target.parent)
-    except OSError:  # another process published the same key first
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-
-
 def check_supported(loaded: LoadedModel) -> None:
     """The shared export refusals, and float32 weights (precision is OpenVINO's choice, not the checkpoint's)."""
     check_exportable(loaded, "openvino")
@@ -131,7 +109,7 @@ def convert(loaded: LoadedModel) -> ov.Model:
     mask = torch.tensor([[1] * 6, [1, 1, 1, 0, 0, 0]], dtype=torch.long)
     inputs = [(name, ov.PartialShape([-1, -1]), ov.Type.i64) for name in INPUT_NAMES]
     try:
-        with _quiet(), torch.inference_mode(False), torch.no_grad():
+        with quiet_conversion(), torch.inference_mode(False), torch.no_grad():
             converted = ov.convert_model(model, example_input=(example, mask), input=inputs)
     except Exception as exc:
         model_type = getattr(loaded.model.config, "model_type", "?")
@@ -188,24 +166,13 @@ def quantize_int8(converted: ov.Model, loaded: LoadedModel, options: OpenVinoOpt
         ids = tok(text, truncation=True, max_length=loaded.max_length, return_attention_mask=False)["input_ids"]
         row = torch.tensor([ids], dtype=torch.long).numpy()
         items.append({"input_ids": row, "attention_mask": (row * 0 + 1)})
-    with _quiet(), _quiet_logging("nncf"):
+    with quiet_conversion(), quiet_logger("nncf"):
         return nncf.quantize(
             converted,
             nncf.Dataset(items),
             model_type=nncf.ModelType.TRANSFORMER,
             subset_size=len(items),
         )
-
-
-@contextlib.contextmanager
-def _quiet_logging(name: str) -> Iterator[None]:
-    log = logging.getLogger(name)
-    level = log.level
-    log.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
 
 
 def prepare_ir(loaded: LoadedModel, options: OpenVinoOptions, quantization: str | None) -> tuple[Path, bool]:
@@ -229,5 +196,5 @@ def prepare_ir(loaded: LoadedModel, options: OpenVinoOptions, quantization: str 
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
     meta = {"key": cache_key(loaded, options, quantization), "seconds": round(time.perf_counter() - start, 2)}
-    _publish(tmp_dir, target, meta)
+    publish_conversion(tmp_dir, target, meta)
     return target, False
