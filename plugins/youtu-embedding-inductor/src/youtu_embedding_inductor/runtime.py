@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
+from youtu_embedding.core.conversion import LastHiddenState
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.runtimes import Runtime, check_exportable
 from youtu_embedding_inductor.options import InductorOptions, parse_options
@@ -26,17 +27,6 @@ if TYPE_CHECKING:
 #: lets it pre-pack them for oneDNN and fuse quantise -> int8 GEMM -> dequantise. They are applied
 #: around every call (a recompilation for a new shape class must see them too), not process-wide.
 INDUCTOR_CONFIG = {"freezing": True}
-
-
-class _LastHiddenState(torch.nn.Module):
-    """``(input_ids, attention_mask) -> last_hidden_state``: the graph that is exported and compiled."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
 
 
 @functools.lru_cache(maxsize=1)
@@ -215,7 +205,7 @@ def prepare_inductor(loaded: LoadedModel, *, quantization: str | None, options: 
         # model is quantised from a float32 copy and its dtype stays for autocast
         float_network = network if loaded.dtype == torch.float32 else copy.deepcopy(network).float()
         network = quantize_int8_per_token(float_network)
-    graph = _export(_LastHiddenState(network).eval(), loaded, parsed)
+    graph = _export(LastHiddenState(network).eval(), loaded, parsed)
     compiled = torch.compile(graph, dynamic=True)
     compute = loaded.dtype if parsed.compute_dtype == "auto" else getattr(torch, parsed.compute_dtype)
     model = InductorModel(compiled, quantization=quantization, dtype=compute, options=parsed)

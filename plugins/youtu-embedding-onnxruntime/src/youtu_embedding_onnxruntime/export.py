@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata as md
 import json
 import logging
 import re
@@ -17,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from youtu_embedding.core.conversion import publish_conversion, quiet_conversion, quiet_logger
+from youtu_embedding.core.conversion import (
+    LastHiddenState,
+    distribution_version,
+    publish_conversion,
+    quiet_conversion,
+    quiet_logger,
+)
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.runtimes import check_exportable
 from youtu_embedding_onnxruntime.options import OrtOptions
@@ -32,24 +37,6 @@ OUTPUT_NAME = "last_hidden_state"
 #: Above this many bytes of weights, tensors go to a side file (ONNX protobufs are limited to 2 GB).
 EXTERNAL_DATA_BYTES = 1_500_000_000
 _VERSIONED = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "youtu-embedding-onnxruntime")
-
-
-class _LastHiddenState(torch.nn.Module):
-    """``(input_ids, attention_mask) -> last_hidden_state``: the call the encoder makes, as a graph."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
-
-
-def _version(dist: str) -> str:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return "?"
 
 
 def _weights_fingerprint(loaded: LoadedModel) -> list[tuple[str, int, int]]:
@@ -67,7 +54,7 @@ def cache_key(loaded: LoadedModel, options: OrtOptions, quantization: str | None
         "opset": options.opset,
         "attention": "eager when available",
         "quantization": quantization,
-        "versions": {dist: _version(dist) for dist in _VERSIONED},
+        "versions": {dist: distribution_version(dist) for dist in _VERSIONED},
     }
     if quantization == "int8":
         key.update(per_channel=options.per_channel, reduce_range=options.reduce_range)
@@ -125,7 +112,7 @@ def export_fp32(loaded: LoadedModel, options: OrtOptions) -> tuple[Path, bool]:
     target = cache_path(loaded, options, None)
     if target.is_file():
         return target, True
-    model = _LastHiddenState(loaded.model).eval()
+    model = LastHiddenState(loaded.model).eval()
     example = torch.tensor([[1, 2, 3, 4, 5, 6], [1, 2, 3, 0, 0, 0]], dtype=torch.long)
     example = example.clamp(max=int(loaded.model.config.vocab_size) - 1)
     mask = torch.tensor([[1] * 6, [1, 1, 1, 0, 0, 0]], dtype=torch.long)

@@ -7,7 +7,6 @@ versions of the converting libraries, so a changed input never reuses a stale fi
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata as md
 import json
 import logging
 import re
@@ -19,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from youtu_embedding.core.conversion import publish_conversion, quiet_conversion, quiet_logger
+from youtu_embedding.core.conversion import (
+    LastHiddenState,
+    distribution_version,
+    publish_conversion,
+    quiet_conversion,
+    quiet_logger,
+)
 from youtu_embedding.core.errors import InvalidArgumentError
 from youtu_embedding.core.runtimes import check_exportable
 from youtu_embedding_openvino.options import OpenVinoOptions
@@ -35,24 +40,6 @@ INPUT_NAMES = ("input_ids", "attention_mask")
 _VERSIONED = ("torch", "transformers", "openvino", "nncf", "youtu-embedding-openvino")
 
 
-class _LastHiddenState(torch.nn.Module):
-    """``(input_ids, attention_mask) -> last_hidden_state``: the call the encoder makes, as a graph."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
-
-
-def _version(dist: str) -> str:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return "?"
-
-
 def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -66,7 +53,7 @@ def cache_key(loaded: LoadedModel, options: OpenVinoOptions, quantization: str |
         "weights": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files],
         "config": loaded.model.config.to_json_string(use_diff=False),
         "quantization": quantization,
-        "versions": {dist: _version(dist) for dist in _VERSIONED},
+        "versions": {dist: distribution_version(dist) for dist in _VERSIONED},
     }
     if quantization == "int8" and options.calibration_file is not None:
         key.update(
@@ -99,7 +86,7 @@ def convert(loaded: LoadedModel) -> ov.Model:
     """``openvino.convert_model`` of the encoder's call, with dynamic batch and sequence axes (float32 weights)."""
     import openvino as ov
 
-    model = _LastHiddenState(loaded.model).eval()
+    model = LastHiddenState(loaded.model).eval()
     if loaded.dtype != torch.float32:  # convert the float32 weights; bf16 is chosen at compile time
         import copy
 

@@ -1,4 +1,4 @@
-"""Helpers for runtime plugins that convert a loaded model into another format and cache it on disk.
+"""Helpers for runtime plugins that export, compile or convert a loaded model (and cache the result on disk).
 
 Converters (the ONNX exporter, OpenVINO's ``convert_model``, NNCF, ONNX Runtime's quantiser) print
 progress and warnings that would break ``--json`` output, and a cache shared by processes must only
@@ -8,6 +8,7 @@ ever show finished conversions. Used by the onnxruntime and openvino runtime plu
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata as md
 import io
 import json
 import logging
@@ -17,6 +18,27 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import torch
+
+
+class LastHiddenState(torch.nn.Module):
+    """``(input_ids, attention_mask) -> last_hidden_state``: the call the encoder makes, as one traceable graph."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
+
+
+def distribution_version(dist: str) -> str:
+    """The installed version of distribution ``dist``, or ``"?"`` (for cache keys and runtime details)."""
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "?"
 
 
 @contextlib.contextmanager
