@@ -303,31 +303,85 @@ def test_tei_client_package_and_ours_in_one_process(minilm_server) -> None:
     assert int(n) == 384 and float(diff) == 0.0
 
 
-# -- the scheduler lets a small request ahead of a large one ------------------------------------------
-def test_small_request_goes_ahead_of_a_large_plan(minilm_encoder: Encoder, mixed_texts: list[str]) -> None:
-    """A one-text job queued while a 96-row job's batches (4 rows each) run finishes long before
-    it; the large job still completes (at most about halved in speed)."""
+# -- the scheduler: round robin over plans, batches cut to a time slice -------------------------------
+def _scheduler(encoder: Encoder, **kwargs):  # type: ignore[no-untyped-def]
     from youtu_embedding.serve.engine import Engine
     from youtu_embedding.serve.metrics import ServeMetrics
-    from youtu_embedding.serve.scheduler import Job, Scheduler
+    from youtu_embedding.serve.scheduler import Scheduler
 
-    engine = Engine(minilm_encoder)
-    big = engine.tokenize(sorted(mixed_texts, key=len)[-96:], "", truncate=True)
-    small = engine.tokenize(["a one-text request"], "", truncate=True)
-    scheduler = Scheduler(engine, ServeMetrics(), max_batch_tokens=4096, max_batch_requests=4, workers=1)
-    scheduler.start()
+    engine = Engine(encoder)
+    return engine, Scheduler(engine, ServeMetrics(), **kwargs)
+
+
+def _run_jobs(scheduler, jobs: dict[str, tuple[object, float]]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Submit each named job after its delay; the names in the order the jobs finished."""
     finished: list[str] = []
 
-    async def run(name: str, job: Job, delay: float) -> None:
+    async def run(name: str, job, delay: float) -> None:  # type: ignore[no-untyped-def]
         await asyncio.sleep(delay)
         await scheduler.submit(job)
         finished.append(name)
 
     async def main() -> None:
-        await asyncio.gather(run("big", Job(big.ids, big.skips), 0.0), run("small", Job(small.ids, small.skips), 0.3))
+        await asyncio.gather(*(run(name, job, delay) for name, (job, delay) in jobs.items()))
 
+    scheduler.start()
     try:
         asyncio.run(main())
     finally:
         scheduler.stop(10)
-    assert finished == ["small", "big"]
+    return finished
+
+
+def test_small_request_goes_ahead_of_a_large_plan(minilm_encoder: Encoder, mixed_texts: list[str]) -> None:
+    """A one-text job queued while a 96-row job's batches (4 rows each) run finishes long before
+    it: the workers take one batch of each plan in turn."""
+    from youtu_embedding.serve.scheduler import Job
+
+    engine, scheduler = _scheduler(minilm_encoder, max_batch_tokens=4096, max_batch_requests=4, workers=1)
+    big = engine.tokenize(sorted(mixed_texts, key=len)[-96:], "", truncate=True)
+    small = engine.tokenize(["a one-text request"], "", truncate=True)
+    order = _run_jobs(scheduler, {"big": (Job(big.ids, big.skips), 0.0), "small": (Job(small.ids, small.skips), 0.3)})
+    assert order == ["small", "big"]
+
+
+def test_two_large_requests_share_the_workers(minilm_encoder: Encoder, mixed_texts: list[str]) -> None:
+    """A second 48-row job queued just after a first one of 96 rows finishes first (it gets every
+    other batch, it is half the size), and both return every row equal to the core's vectors."""
+    from youtu_embedding.serve.scheduler import Job
+
+    engine, scheduler = _scheduler(minilm_encoder, max_batch_tokens=4096, max_batch_requests=4, workers=1)
+    texts = sorted(mixed_texts, key=len)[-144:]
+    first, second = engine.tokenize(texts[:96], "", truncate=True), engine.tokenize(texts[96:], "", truncate=True)
+    jobs = {"first": Job(first.ids, first.skips), "second": Job(second.ids, second.skips)}
+    order = _run_jobs(scheduler, {"first": (jobs["first"], 0.0), "second": (jobs["second"], 0.3)})
+    assert order == ["second", "first"]
+    expected = minilm_encoder.encode(texts, normalize=False)
+    got = np.concatenate([jobs["first"].pooled(), jobs["second"].pooled()])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_batches_are_cut_to_the_time_slice(minilm_encoder: Encoder, mixed_texts: list[str]) -> None:
+    """With a measured speed, a plan's batches hold what one worker runs in ``batch_time_slice_s``
+    (never under 256 padded tokens); without a slice they fill ``max_batch_tokens``; the speed
+    estimate follows the batches actually run."""
+    from youtu_embedding.serve.scheduler import MIN_SLICE_TOKENS, Job
+
+    engine, scheduler = _scheduler(
+        minilm_encoder,
+        max_batch_tokens=16384,
+        max_batch_requests=64,
+        batch_time_slice_s=0.1,
+        seconds_per_token=0.1 / 1024,
+    )
+    rows = engine.tokenize(sorted(mixed_texts, key=len)[-64:], "", truncate=True)
+    assert scheduler.batch_token_budget() == 1024
+    batches = scheduler._plan([Job(rows.ids, rows.skips)])
+    assert len(batches) > 1
+    assert all(len(items) * max(len(j.ids[i]) for j, i in items) <= 1024 for _, items in batches)
+    scheduler.seconds_per_token = 1.0  # a very slow model: the floor holds
+    assert scheduler.batch_token_budget() == MIN_SLICE_TOKENS
+    scheduler.batch_time_slice_s = 0.0
+    assert scheduler.batch_token_budget() == 16384
+    scheduler._observe_rate(2.0, 1000)
+    assert scheduler.seconds_per_token == pytest.approx(1.0 + 0.2 * (0.002 - 1.0))

@@ -65,6 +65,12 @@ class ServeSettings(BaseSettings, EncoderSpec):
     batch_overhead_tokens: int = Field(
         128, ge=0, description="Fixed cost of a forward pass in tokens, for batch planning (larger on GPUs)."
     )
+    batch_time_slice_s: float = Field(
+        0.25,
+        ge=0,
+        description="Seconds an inference batch should take: batches are cut smaller when the measured speed "
+        "says a full one would take longer, so a new request waits about one slice (0: no cap).",
+    )
     max_client_batch_size: int = Field(256, gt=0, description="Inputs per Embed request.")
     max_input_length: int | None = Field(None, gt=0, description="Tokens per input (default: the model's maximum).")
     max_document_tokens: int | None = Field(

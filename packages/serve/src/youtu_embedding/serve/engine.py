@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,15 +206,21 @@ class Engine:
         """Truncate to ``dimensions`` then L2-normalise (``None``: the model's setting), as the core does."""
         return self.encoder.finish_rows(pooled, truncate_dim=dimensions, normalize=normalize)
 
-    def warmup(self, *, max_batch_tokens: int, max_batch_requests: int) -> None:
-        """Run a short batch and a batch at the largest allowed shape, so memory reaches steady state."""
+    def warmup(self, *, max_batch_tokens: int, max_batch_requests: int) -> float:
+        """Run a short batch and a batch at the largest allowed shape, so memory reaches steady state.
+
+        Returns the seconds per padded token of the large batch (an upper bound: it includes first-call
+        costs), the scheduler's first estimate for cutting batches to its time slice.
+        """
         tok = self.encoder.tokenizer
         unit = tok("warm up the model", add_special_tokens=False)["input_ids"] or [0]
         length = min(self.max_input_length, max(8, max_batch_tokens // max(1, max_batch_requests)))
         row = (unit * (length // len(unit) + 1))[:length]
         self.forward_pooled([row[:8]], [0])
         n = max(1, min(max_batch_requests, max_batch_tokens // length))
+        start = time.perf_counter()
         self.forward_pooled([row] * n, [0] * n)
+        return (time.perf_counter() - start) / (n * length)
 
     def info(self) -> dict[str, Any]:
         """The encoder's description (see :meth:`Encoder.info`)."""

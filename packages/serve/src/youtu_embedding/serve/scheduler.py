@@ -1,15 +1,24 @@
 """Cross-request dynamic batching: one queue for every client, a pool of inference workers.
 
 Handlers (on the asyncio loop) add a :class:`Job` (the token rows of one request) to the queue and
-await its future. A worker that needs work takes the next planned batch (oldest rows first). Jobs
-queued since the last pick are planned together with the unstarted batches (up to ``replan_rows``
-rows; beyond that the current plan is used up first): jobs that were cancelled or whose deadline
-passed are dropped, the rows are sorted by length and cut into batches of at most
-``max_batch_requests`` rows and ``max_batch_tokens`` padded tokens
+await its future. Jobs queued since the last pick become a *plan*: cancelled jobs and jobs whose
+deadline passed are dropped, the rows are sorted by length and cut into batches of at most
+``max_batch_requests`` rows and a padded-token budget
 (:func:`youtu_embedding.serve.batching.plan_min_padding`: the cuts that minimise padded tokens plus
 a per-batch cost); when that gives fewer batches than there are workers, the largest batches are
 halved so that no worker idles. Results go back to each job through ``loop.call_soon_threadsafe``.
-Tokenisation runs on its own thread and overlaps with inference.
+
+Two rules keep one large request from stalling the others:
+
+* **Time slices.** The token budget of a batch is ``max_batch_tokens``, or less: what the workers
+  measurably run in ``batch_time_slice_s`` (seconds per padded token, a moving average over the
+  batches run so far, first measured by the warm-up). A new request waits for about one slice, not
+  for a 64-row batch of 256-token rows that takes seconds on one CPU thread.
+* **Round robin over plans.** Workers take one batch from each unfinished plan in turn, so a
+  one-text request planned behind a 256-input request runs after at most one of its batches, and
+  two large requests share the workers evenly. New jobs join the newest plan instead (sharing
+  its batches, less padding) while that plan is still small: at most ``2 x max_batch_requests``
+  rows and one slice of work per worker.
 
 Several workers with few intra-op threads each (default on CPU: 2 workers) keep the cores busy
 without OpenMP barriers: one thread preempted by the event loop or a client delays only its own
@@ -39,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 POOLED, TOKENS = "pooled", "tokens"
 TRIM_INTERVAL_S = 5.0
+MIN_SLICE_TOKENS = 256  # time-sliced batches never shrink below this many padded tokens
+RATE_SMOOTHING = 0.2  # weight of the newest batch in the seconds-per-token moving average
 
 
 def available_cores() -> int:
@@ -102,6 +113,9 @@ class Job:
         return np.stack(self.results)
 
 
+Batch = tuple[str, list[tuple["Job", int]]]  # (kind, [(job, row index)])
+
+
 class Scheduler:
     """The shared queue and the inference workers."""
 
@@ -114,6 +128,8 @@ class Scheduler:
         max_batch_requests: int,
         batch_overhead_tokens: int = 128,
         workers: int = 1,
+        batch_time_slice_s: float = 0.0,
+        seconds_per_token: float | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
@@ -123,12 +139,13 @@ class Scheduler:
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_requests = max_batch_requests
         self.replan_rows = 2 * max_batch_requests
+        self.batch_time_slice_s = batch_time_slice_s
+        self.seconds_per_token = seconds_per_token  # moving average over batches run (None: not measured yet)
         self._cond = threading.Condition()
         self._incoming: list[Job] = []  # submitted, not yet planned
-        self._ready: deque[tuple[str, list[tuple[Job, int]]]] = deque()  # planned batches of the current round
+        self._plans: deque[deque[Batch]] = deque()  # unfinished plans, served round robin
+        self._newest: deque[Batch] | None = None  # the plan new jobs may join while it is small
         self._queued_rows = 0
-        self._ahead = 0  # batches of jobs that went ahead of a large plan, not taken yet
-        self._may_go_ahead = True  # cleared when jobs go ahead, set again once the large plan moves
         self._results_lock = threading.Lock()
         self._threads = [
             threading.Thread(target=self._run, args=(str(i),), name=f"youtu-serve-inference-{i}", daemon=True)
@@ -141,6 +158,13 @@ class Scheduler:
     @property
     def workers(self) -> int:
         return len(self._threads)
+
+    def batch_token_budget(self) -> int:
+        """Padded tokens per batch: ``max_batch_tokens``, or what one worker runs in one time slice."""
+        if not self.batch_time_slice_s or not self.seconds_per_token:
+            return self.max_batch_tokens
+        sliced = int(self.batch_time_slice_s / self.seconds_per_token)
+        return max(MIN_SLICE_TOKENS, min(self.max_batch_tokens, sliced))
 
     def start(self) -> None:
         for thread in self._threads:
@@ -158,8 +182,9 @@ class Scheduler:
                 thread.join(timeout)
         with self._cond:
             left, self._incoming = self._incoming, []
-            left_batches = list(self._ready)
-            self._ready.clear()
+            left_batches = [batch for plan in self._plans for batch in plan]
+            self._plans.clear()
+            self._newest = None
         for job in [*left, *(job for _, items in left_batches for job, _ in items)]:
             self._fail(job, JobDropped("shutdown", "the server is shutting down"))
 
@@ -185,51 +210,56 @@ class Scheduler:
             raise
 
     # -- inference workers ---------------------------------------------------------------------------
-    def _next_batch(self) -> tuple[str, list[tuple[Job, int]]] | None:
-        """The next planned batch, oldest rows first.
-
-        Newly queued jobs are planned together with the batches not started yet (while those hold at
-        most ``replan_rows`` rows), so rows that arrive during a round share batches with it instead
-        of waiting for the round to end. Beyond that (a large request's plan), new jobs are planned
-        on their own and go ahead of it, then at least one of its batches runs before new jobs go
-        ahead again: a one-text request waits for about one batch, not for a 256-input request to
-        finish, and the large request is at most about halved in speed.
-        """
+    def _next_batch(self) -> Batch | None:
+        """The next batch: one from each unfinished plan in turn (see the module docstring)."""
         with self._cond:
             while True:
                 if self._incoming and not self._stopped:
-                    carried = sum(len(items) for _, items in self._ready)
-                    if carried <= self.replan_rows or self._may_go_ahead:
-                        jobs, self._incoming = self._incoming, []
-                        self._queued_rows -= sum(len(j.ids) for j in jobs)
-                        self.metrics.queue_size.set(self._queued_rows)
-                    if carried <= self.replan_rows:
-                        batches = self._plan(jobs, [row for _, items in self._ready for row in items])
-                        self._ready.clear()
-                        self._ready.extend(batches)
-                        self._ahead = 0
-                    elif self._may_go_ahead:
-                        ahead = self._plan(jobs)
-                        self._ready.extendleft(reversed(ahead))
-                        self._ahead += len(ahead)
-                        self._may_go_ahead = False
-                if self._ready:
-                    if self._ahead:
-                        self._ahead -= 1
-                    else:
-                        self._may_go_ahead = True
-                    return self._ready.popleft()
+                    jobs, self._incoming = self._incoming, []
+                    self._queued_rows -= sum(len(j.ids) for j in jobs)
+                    self.metrics.queue_size.set(self._queued_rows)
+                    self._add_plan(jobs)
+                while self._plans and not self._plans[0]:
+                    self._plans.popleft()
+                if self._plans:
+                    plan = self._plans.popleft()
+                    batch = plan.popleft()
+                    if plan:
+                        self._plans.append(plan)
+                    return batch
                 if self._stopped:
                     return None
                 self._cond.wait()
 
-    def _plan(
-        self, jobs: list[Job], carried: list[tuple[Job, int]] | None = None
-    ) -> list[tuple[str, list[tuple[Job, int]]]]:
+    def _add_plan(self, jobs: list[Job]) -> None:
+        """Plan ``jobs`` into the newest plan while it is small, else into a plan of their own."""
+        newest = self._newest
+        if newest is not None and any(plan is newest for plan in self._plans) and self._small(newest):
+            carried = [row for _, items in newest for row in items]
+            newest.clear()
+            newest.extend(self._plan(jobs, carried))
+            return
+        plan = deque(self._plan(jobs))
+        if plan:
+            self._plans.append(plan)
+            self._newest = plan
+
+    def _small(self, plan: deque[Batch]) -> bool:
+        """Whether new rows may join ``plan``: few rows, and about one slice of work per worker."""
+        rows = sum(len(items) for _, items in plan)
+        if rows > self.replan_rows:
+            return False
+        if not self.batch_time_slice_s or not self.seconds_per_token:
+            return True
+        tokens = sum(len(items) * max(len(job.ids[i]) for job, i in items) for _, items in plan)
+        return tokens * self.seconds_per_token <= self.batch_time_slice_s * self.workers
+
+    def _plan(self, jobs: list[Job], carried: list[tuple[Job, int]] | None = None) -> list[Batch]:
         """Batches of the new jobs' rows and the ``carried`` rows of unstarted batches, oldest first."""
         now = time.monotonic()
         live = [j for j in jobs if self._alive(j, now)]
         carried = carried or []
+        budget = self.batch_token_budget()
         batches = []
         for kind in (POOLED, TOKENS):
             rows = [row for row in carried if row[0].kind == kind]
@@ -237,13 +267,13 @@ class Scheduler:
             if not rows:
                 continue
             lengths = [len(job.ids[i]) for job, i in rows]
-            for batch in plan_min_padding(lengths, self.max_batch_requests, self.max_batch_tokens, self.batch_overhead):
+            for batch in plan_min_padding(lengths, self.max_batch_requests, budget, self.batch_overhead):
                 batches.append((kind, [rows[b] for b in batch]))
         self._spread(batches)
         batches.sort(key=lambda batch: min(job.enqueued for job, _ in batch[1]))
         return batches
 
-    def _spread(self, batches: list[tuple[str, list[tuple[Job, int]]]]) -> None:
+    def _spread(self, batches: list[Batch]) -> None:
         """Split the largest batches until every worker has one (when there are rows enough).
 
         With few rows queued (light load, the end of a burst) one batch would keep one worker busy
@@ -308,10 +338,19 @@ class Scheduler:
                 logger.exception("inference batch failed")
             self._maybe_trim()
 
+    def _observe_rate(self, elapsed: float, padded_tokens: int) -> None:
+        """Fold one batch's seconds per padded token into the moving average the time slices use."""
+        if padded_tokens < MIN_SLICE_TOKENS:  # tiny batches are dominated by fixed per-call costs
+            return
+        rate = elapsed / padded_tokens
+        with self._cond:
+            old = self.seconds_per_token
+            self.seconds_per_token = rate if old is None else old + RATE_SMOOTHING * (rate - old)
+
     def _maybe_trim(self) -> None:
         """When idle, hand freed heap pages back so RSS stays flat."""
         with self._cond:
-            idle = not self._ready and not self._incoming
+            idle = not self._plans and not self._incoming
             due = time.monotonic() - self._last_trim > TRIM_INTERVAL_S
             if idle and due:
                 self._last_trim = time.monotonic()
@@ -341,6 +380,7 @@ class Scheduler:
                 self._fail(job, BackendError(f"inference failed: {type(exc).__name__}: {exc}"))
             return
         elapsed = time.monotonic() - start
+        self._observe_rate(elapsed, len(items) * longest)
         self.metrics.batch_size.observe(len(items))
         self.metrics.batch_tokens.observe(len(items) * longest)
         self.metrics.inference_duration.observe(elapsed)

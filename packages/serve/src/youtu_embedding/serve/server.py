@@ -170,8 +170,11 @@ class EmbeddingServer:
         if threads is not None:
             torch.set_num_threads(threads)
         engine = Engine(encoder, max_input_length=s.max_input_length, max_document_tokens=s.max_document_tokens)
+        seconds_per_token = None
         if s.warmup:
-            engine.warmup(max_batch_tokens=s.max_batch_tokens, max_batch_requests=s.max_batch_requests)
+            seconds_per_token = engine.warmup(
+                max_batch_tokens=s.max_batch_tokens, max_batch_requests=s.max_batch_requests
+            )
         self.scheduler = Scheduler(
             engine,
             self.metrics,
@@ -179,6 +182,8 @@ class EmbeddingServer:
             max_batch_requests=s.max_batch_requests,
             batch_overhead_tokens=s.batch_overhead_tokens,
             workers=workers,
+            batch_time_slice_s=s.batch_time_slice_s,
+            seconds_per_token=seconds_per_token,
         )
         self.scheduler.start()
         self.pipeline = Pipeline(
