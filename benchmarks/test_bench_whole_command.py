@@ -5,7 +5,7 @@ load, every batch, the ``.npy`` written), on the same 3,000 texts (the 2,758 STS
 the 240 XQuAD-en paragraphs and 2 XQuAD-en questions, interleaved), batch size 32. The baseline is the
 script a sentence-transformers user writes (``SentenceTransformer(model).encode(texts)``, float32, then
 ``np.save``). Ours: ``youtu-embed encode --dtype bfloat16`` (target >= 2.0x) and the OpenVINO runtime
-(bf16).
+(bf16, 2 streams).
 
 Start-up is measured separately for each, in another fresh process (``benchmarks/startup_phases.py``):
 seconds for the imports, the model load (and runtime preparation), the first batch of 32 and the rest,
@@ -29,7 +29,7 @@ from youtu_embedding.core.testing import read_jsonl
 GROUP = "whole-command-3000"
 DATA_DIR = Path(os.environ.get("YOUTU_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 ROUNDS = int(os.environ.get("YOUTU_BENCH_WHOLE_ROUNDS", "1"))
-#: ours: core bf16 and, when YOUTU_BENCH_WHOLE_OPENVINO=1, the OpenVINO runtime (bf16; one untimed run converts first)
+#: ours: core bf16 and, when YOUTU_BENCH_WHOLE_OPENVINO=1, the OpenVINO runtime (bf16, 2 streams; one untimed run converts first)
 PATHS = ["bfloat16", "openvino-bf16"] if os.environ.get("YOUTU_BENCH_WHOLE_OPENVINO") == "1" else ["bfloat16"]
 PHASES = Path(__file__).resolve().parent / "startup_phases.py"
 
@@ -120,7 +120,7 @@ def test_whole_youtu_embed_encode(
     if path.startswith("openvino"):
         pytest.importorskip("youtu_embedding_openvino")
         cache = tmp_path / "openvino-cache"
-        extra = ["--runtime", "openvino", "--runtime-option", "precision=bf16"]
+        extra = ["--runtime", "openvino", "--runtime-option", "precision=bf16", "--runtime-option", "streams=2"]
         extra += ["--runtime-option", f"cache_dir={cache}"]
     base = [cli, "encode", "--model", str(model_dir), "--input", str(texts_file), "--device", "cpu"]
     if path.startswith("openvino"):  # the first run converts the model to OpenVINO IR (cached): not timed

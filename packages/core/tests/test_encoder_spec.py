@@ -82,6 +82,7 @@ def test_spec_defaults_are_the_encoders() -> None:
         "runtime": "torch",
         "runtime_options": {},
         "quantization": None,
+        "unpadded": None,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,11 +36,33 @@ def _row_by_row(loaded: Any, *, quantization: str | None, options: dict[str, Any
     return run
 
 
+def _two_at_once(loaded: Any, *, quantization: str | None, options: dict[str, Any]) -> Any:
+    """A real runtime that declares ``concurrent_calls = 2`` and records how many calls overlapped."""
+    lock, state = threading.Lock(), {"running": 0, "most": 0, "calls": 0}
+
+    def run(*, input_ids: torch.Tensor, attention_mask: torch.Tensor, return_dict: bool = True) -> Any:
+        with lock:
+            state["running"] += 1
+            state["most"], state["calls"] = max(state["most"], state["running"]), state["calls"] + 1
+        try:
+            time.sleep(0.05)  # long enough for the other thread's call to start
+            with torch.inference_mode():
+                return loaded.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True)
+        finally:
+            with lock:
+                state["running"] -= 1
+
+    run.concurrent_calls = 2  # type: ignore[attr-defined]
+    run.describe = lambda: dict(state)  # type: ignore[attr-defined]
+    return run
+
+
 class RowByRowPlugin:
     @hookimpl
     def register_runtimes(self) -> list[Runtime]:
         return [
             Runtime("row-by-row", "one row at a time", _row_by_row),
+            Runtime("two-at-once", "two calls at once", _two_at_once),
             Runtime("missing", "needs a package", _row_by_row, unavailable_reason=lambda: "package x is missing"),
         ]
 
@@ -67,6 +91,23 @@ def test_a_plugin_runtime_serves_the_encoder(minilm_path: Path, row_by_row: None
     info = enc.info()
     assert (info["runtime"], info["runtime_reason"]) == ("row-by-row", "requested")
     assert info["runtime_details"] == {"description": "one row at a time", "rows_run": 3, "options": {"k": 1}}
+
+
+def test_a_runtime_with_concurrent_calls_gets_batches_at_once(
+    minilm_path: Path, row_by_row: None, short_and_long_texts: list[str]
+) -> None:
+    """``concurrent_calls = 2``: the Encoder runs two batches at once (a lone batch is halved), and
+    the vectors are the torch runtime's, in input order, for plain and windowed (chunked) inputs."""
+    texts = short_and_long_texts[:40]
+    torch_enc = Encoder(minilm_path, device="cpu")
+    enc = Encoder(minilm_path, device="cpu", runtime="two-at-once")
+    np.testing.assert_allclose(enc.encode(texts, batch_size=8), torch_enc.encode(texts, batch_size=8), atol=1e-5)
+    assert enc.info()["runtime_details"]["most"] == 2
+    calls = enc.info()["runtime_details"]["calls"]
+    np.testing.assert_allclose(enc.encode(texts[:4]), torch_enc.encode(texts[:4]), atol=1e-5)
+    assert enc.info()["runtime_details"]["calls"] == calls + 2  # one batch of 4, run as two halves
+    chunked = {"long_inputs": "chunk", "max_length": 24, "batch_size": 4}
+    np.testing.assert_allclose(enc.encode(texts, **chunked), torch_enc.encode(texts, **chunked), atol=1e-5)
 
 
 def test_runtime_errors_list_the_choices(minilm_path: Path, row_by_row: None) -> None:

@@ -95,3 +95,27 @@ def test_unpadded_needs_utu_and_torch(minilm_path) -> None:
         Encoder(minilm_path, device="cpu", unpadded=True)
     assert err.value.argument == "unpadded"
     assert "packed" not in Encoder(minilm_path, device="cpu").info()["fast_paths"]["attention"]
+
+
+def test_unpadded_is_an_encoder_option_of_every_surface(tiny_utu, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``unpadded`` is a spec field: ``--unpadded`` on the CLI builds the packed encoder (same vectors)."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from youtu_embedding.core.cli.app import build_app
+    from youtu_embedding.core.spec import EncoderSpec
+
+    built = EncoderSpec(model=str(tiny_utu), device="cpu", unpadded=True).build()
+    assert "packed variable-length" in built.info()["fast_paths"]["attention"]
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a first short text\na second, somewhat longer text about packed batches\n")
+    outs = []
+    for flag in ("--unpadded", "--no-unpadded"):
+        out = tmp_path / f"{flag}.npy"
+        args = ["encode", "-m", str(tiny_utu), "--device", "cpu", flag, "--input", str(texts), "--output", str(out)]
+        result = CliRunner().invoke(build_app(), args)
+        assert result.exit_code == 0, result.output
+        outs.append(np.load(out))
+    assert abs(outs[0] - outs[1]).max() < 1e-5
+    info = CliRunner().invoke(build_app(), ["info", "-m", str(tiny_utu), "--device", "cpu", "--unpadded"])
+    assert info.exit_code == 0 and "packed variable-length" in info.output, info.output

@@ -104,6 +104,7 @@ SPEC_VALUES = {
     "runtime": ('"inductor"', "inductor"),
     "runtime_options": ('{ num_threads = 2, cache_dir = "/tmp/x" }', {"num_threads": 2, "cache_dir": "/tmp/x"}),
     "quantization": ('"int8"', "int8"),
+    "unpadded": ("true", True),
 }
 
 

@@ -43,13 +43,22 @@ def test_bf16_is_lossless_tier(
     assert cosine.mean() >= 0.9999 and cosine.min() >= 0.999
 
 
-def test_streams_split_a_batch_without_changing_it(
+def test_streams_run_batches_at_once_without_changing_them(
     minilm_path: Path, ov_cache: Path, ov_f32: Encoder, short_and_long_texts: list[str]
 ) -> None:
+    """With 2 streams the model takes 2 calls at once and the Encoder runs 2 batches from 2 threads
+    (a single batch is halved): the same vectors as one stream, in input order."""
     options = {"cache_dir": str(ov_cache), "precision": "f32", "streams": 2, "num_threads": 2}
     two = Encoder(minilm_path, device="cpu", runtime="openvino", runtime_options=options)
+    assert two.runner.concurrent_calls == 2  # type: ignore[attr-defined]
     texts = short_and_long_texts[:40]
-    np.testing.assert_allclose(two.encode(texts), ov_f32.encode(texts), atol=1e-5)
+    np.testing.assert_allclose(two.encode(texts, batch_size=8), ov_f32.encode(texts, batch_size=8), atol=1e-5)
+    np.testing.assert_allclose(two.encode(texts[:6]), ov_f32.encode(texts[:6]), atol=1e-5)  # one batch, halved
+    np.testing.assert_allclose(
+        two.encode(texts, long_inputs="chunk", max_length=16, batch_size=4),
+        ov_f32.encode(texts, long_inputs="chunk", max_length=16, batch_size=4),
+        atol=1e-5,
+    )
     assert two.info()["runtime_details"]["streams"] == 2
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-import itertools
-import threading
+import queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +45,10 @@ class OpenVinoModel:
     """Calls a compiled OpenVINO model with the contract of ``Encoder.token_states``.
 
     ``model(input_ids=..., attention_mask=..., return_dict=True).last_hidden_state`` is a float32
-    torch tensor ``(batch, seq, dim)``. With ``streams`` > 1 a batch is split into that many row
-    ranges run at once on separate streams; each row's result does not depend on the split.
+    torch tensor ``(batch, seq, dim)``. With ``streams`` = N > 1 the model takes up to N calls at once
+    (``concurrent_calls``; the Encoder then runs N batches from N threads), each on its own
+    inference request and stream of ``num_threads / N`` threads: the streams never wait for each
+    other, and one call's Python work overlaps the others' inference.
     """
 
     def __init__(
@@ -64,33 +65,22 @@ class OpenVinoModel:
             "CACHE_DIR": str(options.cache_dir / "compiled"),  # compiled blobs: a later start is faster
         }
         self.compiled = ov.Core().compile_model(str(path), "CPU", config)
-        self._requests = [self.compiled.create_infer_request() for _ in range(options.streams)]
-        self._lock = threading.Lock()  # the requests are reused; one call at a time
-
-    def _chunks(self, rows: int) -> list[slice]:
-        parts = min(len(self._requests), rows)
-        bounds = [round(k * rows / parts) for k in range(parts + 1)]
-        return [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        self.concurrent_calls = options.streams
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()  # idle inference requests, one per stream
+        for _ in range(options.streams):
+            self._free.put(self.compiled.create_infer_request())
 
     def __call__(
         self, *, input_ids: torch.Tensor, attention_mask: torch.Tensor, return_dict: bool = True, **unused: Any
     ) -> Any:
         ids = np.ascontiguousarray(input_ids.detach().cpu().numpy(), dtype=np.int64)
         mask = np.ascontiguousarray(attention_mask.detach().cpu().numpy(), dtype=np.int64)
-        with self._lock:
-            chunks = self._chunks(ids.shape[0])
-            if len(chunks) == 1:
-                request = self._requests[0]
-                request.infer({INPUT_NAMES[0]: ids, INPUT_NAMES[1]: mask})
-                states = torch.from_numpy(request.get_output_tensor(0).data.copy())
-            else:
-                for request, rows in zip(self._requests, chunks, strict=False):
-                    request.start_async({INPUT_NAMES[0]: ids[rows], INPUT_NAMES[1]: mask[rows]})
-                parts = []
-                for request in self._requests[: len(chunks)]:
-                    request.wait()
-                    parts.append(torch.from_numpy(request.get_output_tensor(0).data.copy()))
-                states = torch.cat(parts)
+        request = self._free.get()  # blocks while every stream is busy
+        try:
+            request.infer({INPUT_NAMES[0]: ids, INPUT_NAMES[1]: mask})  # releases the GIL while it runs
+            states = torch.from_numpy(request.get_output_tensor(0).data.copy())
+        finally:
+            self._free.put(request)
         return BaseModelOutput(last_hidden_state=states) if return_dict else (states,)
 
     def describe(self) -> dict[str, Any]:

@@ -26,3 +26,20 @@ def plan_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int)
     if current:
         batches.append(current)
     return batches
+
+
+def split_batches(batches: list[list[int]], parts: int) -> list[list[int]]:
+    """Halve the largest batches until there are at least ``parts`` (while any has two items or more).
+
+    Used when ``parts`` batches run at once: with fewer, some of the parallel workers would idle.
+    Halves of a length-sorted batch pad no more than the whole did.
+    """
+    batches = list(batches)
+    while len(batches) < parts:
+        largest = max(range(len(batches)), key=lambda b: len(batches[b]), default=None)
+        if largest is None or len(batches[largest]) < 2:
+            break
+        items = batches[largest]
+        half = len(items) // 2
+        batches[largest : largest + 1] = [items[:half], items[half:]]
+    return batches

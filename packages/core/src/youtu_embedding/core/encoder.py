@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from youtu_embedding.core.batching import plan_batches
+from youtu_embedding.core.batching import plan_batches, split_batches
 from youtu_embedding.core.chunking import LONG_INPUTS, ChunkedDocument
 from youtu_embedding.core.errors import InputTooLongError, InvalidArgumentError
 from youtu_embedding.core.fastpaths import describe_fast_paths
@@ -40,6 +41,7 @@ from youtu_embedding.core.similarity import SIMILARITY_FUNCTIONS, similarity
 from youtu_embedding.core.streaming import NpyStreamWriter, chunked
 from youtu_embedding.core.templates import get_template
 
+T = TypeVar("T")
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_BATCH_TOKENS = 16384
 #: The sides of a retrieval pair, for :meth:`Encoder.resolve_prefix`.
@@ -688,13 +690,15 @@ class Encoder:
                 texts_list, prefix=prefix, max_length=max_length, truncate=long_inputs == "truncate"
             )
             batches = self.plan_batches(token_rows, batch_size=batch_size, max_batch_tokens=max_batch_tokens)
-            for batch in tqdm(
-                batches, desc="Encoding", unit="batch", disable=None if show_progress is None else not show_progress
-            ):
+
+            def run(batch: list[int]) -> np.ndarray:
                 part = token_rows.select(batch)
-                out[batch] = self.finish_rows(
+                return self.finish_rows(
                     self.pool_rows(part.ids, part.skips, pooling=pool), truncate_dim=dim, normalize=normalize
                 )
+
+            for batch, vectors in self._run_batches(batches, run, show_progress):
+                out[batch] = vectors
         result: np.ndarray = out
         if precision != "float32":
             result = quantize_embeddings(out, precision, ranges=ranges, calibration_embeddings=calibration_embeddings)
@@ -843,11 +847,48 @@ class Encoder:
         """Pooled float32 vectors ``(rows, D)`` on the CPU, in row order, run in length-sorted batches."""
         out = torch.empty((len(rows), self.dimension), dtype=torch.float32)
         batches = plan_batches([len(r) for r in rows], batch_size, max_batch_tokens)
-        for batch in tqdm(
-            batches, desc="Encoding", unit="batch", disable=None if show_progress is None else not show_progress
-        ):
-            out[batch] = self.pool_rows([rows[i] for i in batch], [skips[i] for i in batch], pooling=pool).cpu()
+
+        def run(batch: list[int]) -> torch.Tensor:
+            return self.pool_rows([rows[i] for i in batch], [skips[i] for i in batch], pooling=pool).cpu()
+
+        for batch, vectors in self._run_batches(batches, run, show_progress):
+            out[batch] = vectors
         return out
+
+    def _run_batches(
+        self,
+        batches: list[list[int]],
+        run: Callable[[list[int]], T],
+        show_progress: bool | None,
+    ) -> Iterator[tuple[list[int], T]]:
+        """``(batch, run(batch))`` for every batch, with a progress bar.
+
+        A runtime whose model declares ``concurrent_calls`` = N > 1 (e.g. OpenVINO with N streams)
+        gets N batches at once from N threads, each on its own share of the cores: the streams never
+        wait for each other, and one call's Python work overlaps the others' inference. With fewer
+        batches than that, the largest are halved (they are length-sorted, so halves pad no more)
+        so that no stream idles.
+        """
+        progress = tqdm(
+            total=len(batches),
+            desc="Encoding",
+            unit="batch",
+            disable=None if show_progress is None else not show_progress,
+        )
+        calls = max(1, int(getattr(self._runner, "concurrent_calls", 1)))
+        with progress:
+            if calls == 1:
+                for batch in batches:
+                    yield batch, run(batch)
+                    progress.update()
+                return
+            batches = split_batches(batches, calls)
+            progress.total = len(batches)
+            with ThreadPoolExecutor(max_workers=calls, thread_name_prefix="youtu-embed-batch") as pool:
+                futures = {pool.submit(run, batch): batch for batch in batches}
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+                    progress.update()
 
     def encode_chunks(self, documents: Sequence[str] | str, **kwargs: Any) -> list[ChunkedDocument]:
         """Cut each document into chunks and embed every chunk (arguments: :func:`.late_chunking.encode_chunks`).

@@ -27,7 +27,13 @@ DEFAULT_RUNTIME = "torch"
 
 
 class RuntimeModel(Protocol):
-    """What a runtime's ``prepare`` returns: called like a Hugging Face model."""
+    """What a runtime's ``prepare`` returns: called like a Hugging Face model.
+
+    Optional attributes: ``describe() -> dict`` (shown by ``Encoder.info()["runtime_details"]``) and
+    ``concurrent_calls: int``: a model that may be called from N threads at once, each call on its own
+    share of the cores (OpenVINO streams), sets N > 1; ``Encoder.encode`` then runs N batches at once
+    (halving the largest when there are fewer), so its Python work overlaps inference.
+    """
 
     def __call__(self, *, input_ids: torch.Tensor, attention_mask: torch.Tensor, return_dict: bool = True) -> Any:
         """Return an object whose ``last_hidden_state`` is a ``(batch, seq, dim)`` torch tensor."""

@@ -116,6 +116,11 @@ class EncoderSpec(BaseModel):
     quantization: Literal["int8"] | None = Field(
         None, description="int8: the runtime's dynamic int8 linear layers (CPU fast path)."
     )
+    unpadded: bool | None = Field(
+        None,
+        description="utu, torch runtime: run batches packed, without padding (default: the device's choice, "
+        "packed on CUDA).",
+    )
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
