@@ -29,7 +29,8 @@ from youtu_embedding.core.testing import read_jsonl
 GROUP = "whole-command-3000"
 DATA_DIR = Path(os.environ.get("YOUTU_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 ROUNDS = int(os.environ.get("YOUTU_BENCH_WHOLE_ROUNDS", "1"))
-#: ours: core bf16 and, when YOUTU_BENCH_WHOLE_OPENVINO=1, the OpenVINO runtime (bf16, 2 streams; one untimed run converts first)
+#: ours: core bf16 and, when YOUTU_BENCH_WHOLE_OPENVINO=1, the OpenVINO runtime (bf16, 2 streams; an untimed
+#: run converts first)
 PATHS = ["bfloat16", "openvino-bf16"] if os.environ.get("YOUTU_BENCH_WHOLE_OPENVINO") == "1" else ["bfloat16"]
 PHASES = Path(__file__).resolve().parent / "startup_phases.py"
 
