@@ -17,8 +17,8 @@ _CPU_HINT = "on CPU, dtype='bfloat16' (bf16 instructions) or quantization='int8'
 #: The fastest measured CPU paths (docs/performance.md, "Fastest CPU paths"), for BERT-family models.
 _OPENVINO_HINT = (
     "on CPU the fastest paths are runtime='openvino' (youtu-embedding-openvino): "
-    "runtime_options={'precision': 'bf16', 'streams': 2} (lossless tier) or quantization='int8' with a "
-    "runtime_options calibration_file (int8 tier); see docs/performance.md"
+    "runtime_options={'precision': 'bf16', 'streams': 2} (lossless tier) or quantization='int8' with "
+    "runtime_options calibration_file and streams=2 (int8 tier); see docs/performance.md"
 )
 _OPENVINO_INSTALL_HINT = (
     "on CPU the fastest paths are the openvino runtime's (pip install youtu-embedding-openvino; "
