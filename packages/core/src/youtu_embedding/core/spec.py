@@ -118,8 +118,8 @@ class EncoderSpec(BaseModel):
     )
     unpadded: bool | None = Field(
         None,
-        description="utu, torch runtime: run batches packed, without padding (default: the device's choice, "
-        "packed on CUDA).",
+        description="utu, torch runtime: run batches packed, without padding (default: the device backend's "
+        "choice, packed on CPU and CUDA).",
     )
 
     @classmethod
