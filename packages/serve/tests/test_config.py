@@ -132,3 +132,23 @@ def test_encoder_options_from_the_environment_and_flags(tmp_path: Path, monkeypa
     with pytest.raises(InvalidArgumentError) as info:
         load_settings(config, dtype="float64")
     assert info.value.argument == "dtype"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "field"),
+    [
+        ("--batch-time-slice", "-1", "batch_time_slice_s"),
+        ("--max-tokenization-backlog", "0", "max_tokenization_backlog"),
+        ("--tokenization-workers", "0", "tokenization_workers"),
+    ],
+)
+def test_scheduler_and_tokenizer_flags_reach_the_settings(flag: str, value: str, field: str) -> None:
+    """The flags of the tokenizer pool and the scheduler's time slice are validated as settings: a bad
+    value exits 2 naming the field, before any model is loaded."""
+    from typer.testing import CliRunner
+
+    from youtu_embedding.core.cli.app import build_app
+
+    result = CliRunner().invoke(build_app(), ["serve", "--model", "no-such-model", flag, value])
+    assert result.exit_code == 2, result.output
+    assert f"error: {field}:" in result.output

@@ -52,6 +52,17 @@ def serve(
     num_threads: Annotated[
         int | None, typer.Option("--num-threads", help="torch threads per worker (default: cores / workers).")
     ] = None,
+    tokenization_workers: Annotated[
+        int | None, typer.Option("--tokenization-workers", help="Tokenizer threads (default: cores, 2..4).")
+    ] = None,
+    max_tokenization_backlog: Annotated[
+        int | None,
+        typer.Option("--max-tokenization-backlog", help="Characters waiting for tokenisation; beyond: refused."),
+    ] = None,
+    batch_time_slice: Annotated[
+        float | None,
+        typer.Option("--batch-time-slice", help="Seconds one batch should take (default 0.25; 0: no cap)."),
+    ] = None,
     grace_period: Annotated[float | None, typer.Option("--grace-period", help="Seconds to drain on SIGTERM.")] = None,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM server certificate.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM server key.")] = None,
@@ -82,6 +93,9 @@ def serve(
         max_document_tokens=max_document_tokens,
         inference_workers=inference_workers,
         num_threads=num_threads,
+        tokenization_workers=tokenization_workers,
+        max_tokenization_backlog=max_tokenization_backlog,
+        batch_time_slice_s=batch_time_slice,
         grace_period_s=grace_period,
         tls_cert_file=tls_cert,
         tls_key_file=tls_key,
