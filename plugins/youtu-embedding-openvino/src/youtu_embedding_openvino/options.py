@@ -35,8 +35,9 @@ class OpenVinoOptions:
         precision: OpenVINO's inference precision for the float ops: ``auto`` (the model's dtype:
             ``bf16`` for a bfloat16 model, else ``f32``), ``f32`` or ``bf16`` (needs AVX512-BF16 or
             AMX; OpenVINO's own default on such CPUs).
-        streams: parallel inference streams (default 1). With more, a batch is split into that many
-            sub-batches run at once, each stream on ``num_threads / streams`` threads.
+        streams: parallel inference streams (default 1), each on ``num_threads / streams`` threads.
+            With more, the model takes that many calls at once (``concurrent_calls``) and
+            ``Encoder.encode`` runs that many batches at once, one per stream.
         calibration_file: texts that calibrate the static int8 activation scales
             (``quantization="int8"``, required then): a ``.txt`` file (one text a line) or a
             ``.jsonl`` file (the ``text`` or ``sentence1`` field of each row). The scales are fixed
