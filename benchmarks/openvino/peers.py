@@ -80,7 +80,9 @@ class Peers:
         if name == "openvino-int8":
             from sentence_transformers import export_static_quantized_openvino_model
 
-            base = self.models.get("openvino") or SentenceTransformer(path, device="cpu", backend="openvino")
+            # a model of its own: the export quantises the model it is given in place, and the
+            # "openvino" peer must stay the float one (it is timed again by the paired group)
+            base = SentenceTransformer(path, device="cpu", backend="openvino")
             export_static_quantized_openvino_model(
                 base,
                 None,  # the default OVQuantizationConfig (int8, 300 samples)
