@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def plan_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int) -> list[list[int]]:
@@ -28,10 +31,11 @@ def plan_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int)
     return batches
 
 
-def split_batches(batches: list[list[int]], parts: int) -> list[list[int]]:
+def split_batches(batches: list[list[T]], parts: int) -> list[list[T]]:
     """Halve the largest batches until there are at least ``parts`` (while any has two items or more).
 
-    Used when ``parts`` batches run at once: with fewer, some of the parallel workers would idle.
+    Used when ``parts`` batches run at once (the encoder's concurrent runtime calls, the server's
+    inference workers): with fewer, some of the parallel workers would idle.
     Halves of a length-sorted batch pad no more than the whole did.
     """
     batches = list(batches)

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from youtu_embedding.core.batching import split_batches
 from youtu_embedding.serve.batching import plan_min_padding
 from youtu_embedding.serve.engine import Engine
 from youtu_embedding.serve.memory import trim
@@ -277,15 +278,11 @@ class Scheduler:
         """Split the largest batches until every worker has one (when there are rows enough).
 
         With few rows queued (light load, the end of a burst) one batch would keep one worker busy
-        while the others idle; halves of a length-sorted batch pad no more than the whole did.
+        while the others idle; halves of a length-sorted batch pad no more than the whole did. A
+        batch's kind is its jobs' kind, so the halves keep it.
         """
-        while len(batches) < self.workers:
-            largest = max(range(len(batches)), key=lambda b: len(batches[b][1]), default=None)
-            if largest is None or len(batches[largest][1]) < 2:
-                return
-            kind, items = batches[largest]
-            half = len(items) // 2
-            batches[largest : largest + 1] = [(kind, items[:half]), (kind, items[half:])]
+        split = split_batches([items for _, items in batches], self.workers)
+        batches[:] = [(items[0][0].kind, items) for items in split]
 
     def _alive(self, job: Job, now: float) -> bool:
         if job.failed:
